@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Hot loops are written for AVX2/FMA (DESIGN §6): without a target CPU Swift emits SSE2 only.
+let engineFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "x86-64-v3"], .when(platforms: [.linux], configuration: .release)),
+]
+
+let package = Package(
+    name: "ConvLab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "runner", targets: ["runner"]),
+        .library(name: "ConvCore", targets: ["ConvCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(
+            name: "ConvCore",
+            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: engineFlags
+        ),
+        .target(name: "Datasets", dependencies: ["ConvCore", "CZlib"]),
+        .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore"]),
+        .target(name: "Reports", dependencies: ["RunStore"]),
+        .executableTarget(
+            name: "runner",
+            dependencies: ["RunnerKit", "Reports", "RunStore", "ConvCore", "Datasets",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
+        .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "runnerTests", dependencies: ["RunStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

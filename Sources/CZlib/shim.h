@@ -1,0 +1,2 @@
+// zlib (Debian: zlib1g-dev). gzread reads gzip and raw files alike.
+#include <zlib.h>

@@ -1,0 +1,50 @@
+import CBLAS
+import RealModule
+
+/// The scalar types the engine runs in: `Float` for training, `Double` for gradient checks.
+///
+/// Every layer is written once, generic over its scalar; the only per-type code is the BLAS
+/// entry point each type dispatches to.
+public protocol EngineScalar: Real, BinaryFloatingPoint, SIMDScalar, Sendable, Codable
+where RawSignificand: FixedWidthInteger {
+    /// C ← α·op(A)·op(B) + β·C on row-major matrices (op = transpose when the flag is set).
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+@inline(__always)
+private func cblasTranspose(_ flag: Bool) -> CBLAS_TRANSPOSE { flag ? CblasTrans : CblasNoTrans }
+
+extension Float: EngineScalar {
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, cblasTranspose(transposeA), cblasTranspose(transposeB),
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    beta, c, blasint(ldc))
+    }
+}
+
+extension Double: EngineScalar {
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(CblasRowMajor, cblasTranspose(transposeA), cblasTranspose(transposeB),
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                    beta, c, blasint(ldc))
+    }
+}
+
+/// Sets how many threads OpenBLAS may use. The data-parallel trainer sets 1: it already runs
+/// one replica per core, and a second level of threads only adds contention.
+public func setBLASThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(max(1, count)))
+}

@@ -1,0 +1,66 @@
+/// Whether a forward pass is for training (dropout active) or for evaluation.
+public enum PassMode: Sendable { case training, evaluation }
+
+/// A learnable tensor. Its values are shared by every replica of a network (they are read-only
+/// during forward and backward); each replica owns its own gradient of the same shape.
+public final class Parameter<T: EngineScalar>: @unchecked Sendable {
+    /// `weight` or `bias`.
+    public let name: String
+    public let shape: [Int]
+    public let value: ScalarBuffer<T>
+
+    public init(name: String, shape: [Int]) {
+        self.name = name
+        self.shape = shape
+        self.value = ScalarBuffer(count: shape.reduce(1, *))
+    }
+
+    public var count: Int { value.count }
+}
+
+/// One layer of a sequential network: forward and backward over a batch of `(N, ...inputShape)`.
+///
+/// The buffers a layer returns are its own and stay valid until its next forward (or
+/// backward); a layer may keep a pointer to its input until its backward, so the caller keeps
+/// the input alive and unchanged in between.
+public protocol Layer<Scalar>: AnyObject {
+    associatedtype Scalar: EngineScalar
+
+    /// The plugin name of the layer: `conv`, `pool`, `dense`, `activation`, `flatten`, `dropout`.
+    var kind: String { get }
+    var inputShape: Shape { get }
+    var outputShape: Shape { get }
+    var parameters: [Parameter<Scalar>] { get }
+    /// ∂C/∂θ for each parameter, same order; overwritten by every backward.
+    var gradients: [ScalarBuffer<Scalar>] { get }
+    /// Multiply-adds ×2 of one sample's forward pass.
+    var forwardFLOPsPerSample: Int { get }
+
+    func forward(_ input: UnsafeBufferPointer<Scalar>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<Scalar>
+    /// Takes ∂C/∂(output) and returns ∂C/∂(input), or nil when `needsInputGradient` is false.
+    func backward(_ outputGradient: UnsafeBufferPointer<Scalar>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<Scalar>?
+
+    /// A layer that shares this one's parameter values but has its own caches and gradients.
+    func replica() -> Self
+
+    /// A digest of the discrete choices the last forward made (ReLU signs, max-pool argmaxes).
+    /// When a perturbation changes it, a finite difference straddles a kink. Nil for smooth layers.
+    var kinkFingerprint: UInt64? { get }
+}
+
+extension Layer {
+    public var parameters: [Parameter<Scalar>] { [] }
+    public var gradients: [ScalarBuffer<Scalar>] { [] }
+    public var kinkFingerprint: UInt64? { nil }
+}
+
+/// FNV-1a over a sequence of integers: cheap, order-sensitive, good enough to notice a change.
+@usableFromInline
+func fingerprint<S: Sequence>(_ values: S) -> UInt64 where S.Element: BinaryInteger {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for value in values {
+        hash ^= UInt64(truncatingIfNeeded: value)
+        hash &*= 0x0000_0100_0000_01B3
+    }
+    return hash
+}

@@ -1,0 +1,124 @@
+/// Element-wise activation functions σ with their derivatives σ'.
+public enum ActivationFunction: Equatable, Sendable {
+    case relu
+    case leakyReLU(slope: Double)
+    case sigmoid
+    case tanh
+    case elu(alpha: Double)
+    case identity
+
+    public var name: String {
+        switch self {
+        case .relu: "relu"
+        case .leakyReLU: "leaky_relu"
+        case .sigmoid: "sigmoid"
+        case .tanh: "tanh"
+        case .elu: "elu"
+        case .identity: "identity"
+        }
+    }
+
+    /// Whether σ' jumps at 0: finite differences across 0 mean nothing there.
+    var hasKinkAtZero: Bool {
+        switch self {
+        case .relu, .leakyReLU: true
+        case .elu(let alpha): alpha != 1
+        case .sigmoid, .tanh, .identity: false
+        }
+    }
+}
+
+/// a = σ(z) forward; δ_z = δ_a ⊙ σ'(z) backward — the "⊙ σ'(z)" factor of every formula
+/// in the derivation, applied once, here.
+public final class ActivationLayer<T: EngineScalar>: Layer {
+    public let kind = "activation"
+    public let function: ActivationFunction
+    public let inputShape: Shape
+    public var outputShape: Shape { inputShape }
+    private let output = ScalarBuffer<T>(count: 0)          // (N, ...shape)
+    private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, ...shape)
+    private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)
+
+    init(function: ActivationFunction, shape: Shape) {
+        self.function = function
+        inputShape = shape
+    }
+
+    public func replica() -> ActivationLayer<T> { ActivationLayer(function: function, shape: inputShape) }
+
+    public var forwardFLOPsPerSample: Int { inputShape.count }
+
+    public var kinkFingerprint: UInt64? {
+        guard function.hasKinkAtZero else { return nil }
+        return fingerprint(lastInput.lazy.map { $0 > 0 ? 1 : 0 })
+    }
+
+    public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
+        lastInput = input
+        output.ensureCount(batch * inputShape.count)
+        Self.activate(function, input, output.pointer)
+        return output.readable
+    }
+
+    public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
+        guard needsInputGradient else { return nil }
+        inputGradient.ensureCount(batch * inputShape.count)
+        Self.differentiate(function, z: lastInput, a: output.readable, outputGradient, inputGradient.pointer)
+        return inputGradient.readable
+    }
+
+    /// a = σ(z)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func activate(_ f: ActivationFunction, _ z: UnsafeBufferPointer<T>, _ a: UnsafeMutableBufferPointer<T>) {
+        switch f {
+        case .relu:
+            for i in z.indices { a[i] = z[i] > 0 ? z[i] : 0 }
+        case .leakyReLU(let slope):
+            let s = T(slope)
+            for i in z.indices { a[i] = z[i] > 0 ? z[i] : s * z[i] }
+        case .sigmoid:
+            for i in z.indices { a[i] = 1 / (1 + T.exp(-z[i])) }
+        case .tanh:
+            for i in z.indices { a[i] = T.tanh(z[i]) }
+        case .elu(let alpha):
+            let al = T(alpha)
+            for i in z.indices { a[i] = z[i] > 0 ? z[i] : al * T.expMinusOne(z[i]) }
+        case .identity:
+            _ = a.update(fromContentsOf: z)
+        }
+    }
+
+    /// δ_z = δ_a ⊙ σ'(z), using a = σ(z) where σ' is cheaper from it.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func differentiate(_ f: ActivationFunction, z: UnsafeBufferPointer<T>, a: UnsafeBufferPointer<T>,
+                              _ da: UnsafeBufferPointer<T>, _ dz: UnsafeMutableBufferPointer<T>) {
+        switch f {
+        case .relu:
+            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : 0 }
+        case .leakyReLU(let slope):
+            let s = T(slope)
+            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : s * da[i] }
+        case .sigmoid:      // σ' = σ(1 − σ)
+            for i in z.indices { dz[i] = da[i] * a[i] * (1 - a[i]) }
+        case .tanh:         // tanh' = 1 − tanh²
+            for i in z.indices { dz[i] = da[i] * (1 - a[i] * a[i]) }
+        case .elu(let alpha):   // elu'(z) = 1 for z > 0, α·eᶻ = a + α otherwise
+            let al = T(alpha)
+            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : da[i] * (a[i] + al) }
+        case .identity:
+            _ = dz.update(fromContentsOf: da)
+        }
+    }
+}
+
+/// `activation`: function (default: the model's).
+public struct ActivationConfiguration: LayerConfiguration, Equatable {
+    public var function: ActivationFunction
+    public init(_ function: ActivationFunction) { self.function = function }
+    public var kind: String { "activation" }
+    public func makeLayer<S: EngineScalar>(input: Shape, context: LayerBuildContext) throws(NetworkBuildError) -> any Layer<S> {
+        ActivationLayer<S>(function: function, shape: input)
+    }
+}

@@ -1,0 +1,210 @@
+/// Two-dimensional convolution (cross-correlation, the deep-learning convention: no kernel flip).
+///
+///     forward:  z[n,o] = Σ_c corr(pad_p(a[n,c]), W[o,c]) + b[o]
+///     backward: δ_prev = crop_p(full_corr(pad(dilate_s(δ), k−1, k−1+r), rot180(W)))   (input error)
+///               dW[o,c] = valid_corr(pad_p(a[c]), dilate_s(δ[o]))   trimmed to k×k, Σ over n
+///               db[o]  = Σ δ[o]
+///
+/// Two algorithms compute the same thing. `.reference` spells the formulas out with plain loops
+/// (Conv2DReference.swift). `.im2col` (the default) unrolls every receptive field into a column
+/// and turns all three formulas into matrix products:
+///
+///     cols = im2col(pad_p(a))              (K, N·P)   K = C·kh·kw, P = Ho·Wo
+///     Z    = W · cols                      (M, N·P)   — the forward correlation
+///     dW   = δ · colsᵀ                     (M, K)     — valid correlation with the error
+///     δ_prev = col2im(Wᵀ · δ)              (N, C, H, W)
+///
+/// col2im adds column entry (c,a,b; n,i,j) into input pixel (i·s−p+a, j·s−p+b): gathering those
+/// contributions per pixel is exactly the full correlation of the dilated, padded error with
+/// rot180(W), which tests hold equal to the reference.
+/// How a convolution is computed; both give the same numbers up to rounding.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// Unrolled patches and BLAS matrix products: the fast path.
+    case im2col
+    /// The derivation's formulas as plain loops: the reference the fast path is tested against.
+    case reference
+}
+
+public final class Conv2D<T: EngineScalar>: Layer {
+    public struct Geometry: Equatable, Sendable {
+        public var channels, height, width: Int            // input (C, H, W)
+        public var filters: Int                             // M
+        public var kernelHeight, kernelWidth: Int
+        public var strideY, strideX: Int
+        public var padY, padX: Int
+        public var outputHeight: Int { (height + 2 * padY - kernelHeight) / strideY + 1 }
+        public var outputWidth: Int { (width + 2 * padX - kernelWidth) / strideX + 1 }
+        public var patchSize: Int { channels * kernelHeight * kernelWidth }   // K
+        public var outputPlane: Int { outputHeight * outputWidth }            // P
+    }
+
+    public let kind = "conv"
+    public let geometry: Geometry
+    public let algorithm: ConvolutionAlgorithm
+    public let inputShape: Shape
+    public let outputShape: Shape
+    public let weight: Parameter<T>                 // (M, C, kh, kw)
+    public let bias: Parameter<T>?                  // (M)
+    public let parameters: [Parameter<T>]
+    public let gradients: [ScalarBuffer<T>]
+    private let weightGradient: ScalarBuffer<T>     // (M, C, kh, kw)
+    private let biasGradient: ScalarBuffer<T>?      // (M)
+
+    private let output = ScalarBuffer<T>(count: 0)          // (N, M, Ho, Wo)
+    private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
+    private let columns = ScalarBuffer<T>(count: 0)         // (K, N·P)
+    private let matrixScratch = ScalarBuffer<T>(count: 0)   // (M, N·P) or (K, N·P)
+    private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W)
+
+    init(geometry: Geometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm) {
+        self.geometry = geometry
+        self.algorithm = algorithm
+        self.inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
+        self.outputShape = Shape(channels: geometry.filters, height: geometry.outputHeight, width: geometry.outputWidth)
+        self.weight = weight
+        self.bias = bias
+        self.parameters = [weight] + (bias.map { [$0] } ?? [])
+        weightGradient = ScalarBuffer(count: weight.count)
+        biasGradient = bias.map { ScalarBuffer(count: $0.count) }
+        gradients = [weightGradient] + (biasGradient.map { [$0] } ?? [])
+    }
+
+    public func replica() -> Conv2D<T> {
+        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm)
+    }
+
+    public var forwardFLOPsPerSample: Int { 2 * geometry.filters * geometry.patchSize * geometry.outputPlane }
+
+    // MARK: forward
+
+    public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
+        lastInput = input
+        let g = geometry
+        output.ensureCount(batch * g.filters * g.outputPlane)
+        switch algorithm {
+        case .reference:
+            Conv2DReference.forward(g, input: input, weight: weight.value.readable, bias: bias?.value.readable,
+                                    batch: batch, output: output.pointer)
+        case .im2col:
+            let columnCount = batch * g.outputPlane
+            columns.ensureCount(g.patchSize * columnCount)
+            matrixScratch.ensureCount(g.filters * columnCount)
+            im2col(g, input: input, batch: batch, columns: columns.pointer)
+            // Z (M, N·P) = W (M, K) · cols (K, N·P)
+            T.gemm(transposeA: false, transposeB: false, m: g.filters, n: columnCount, k: g.patchSize,
+                   alpha: 1, a: weight.value.readable.baseAddress!, lda: g.patchSize,
+                   b: columns.readable.baseAddress!, ldb: columnCount,
+                   beta: 0, c: matrixScratch.pointer.baseAddress!, ldc: columnCount)
+            channelMajorToBatchMajor(matrixScratch.readable, bias: bias?.value.readable, batch: batch,
+                                     channels: g.filters, plane: g.outputPlane, into: output.pointer)
+        }
+        return output.readable
+    }
+
+    // MARK: backward
+
+    public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
+        let g = geometry
+        if needsInputGradient { inputGradient.ensureCount(batch * g.channels * g.height * g.width) }
+        switch algorithm {
+        case .reference:
+            Conv2DReference.backward(g, input: lastInput, weight: weight.value.readable, outputGradient: outputGradient,
+                                     batch: batch, weightGradient: weightGradient.pointer,
+                                     biasGradient: biasGradient?.pointer,
+                                     inputGradient: needsInputGradient ? inputGradient.pointer : nil)
+        case .im2col:
+            let columnCount = batch * g.outputPlane
+            // δ (N, M, P) → (M, N·P), the layout of Z.
+            batchMajorToChannelMajor(outputGradient, batch: batch, channels: g.filters, plane: g.outputPlane,
+                                     into: matrixScratch.pointer)
+            let delta = matrixScratch.readable.baseAddress!
+            // dW (M, K) = δ (M, N·P) · colsᵀ (N·P, K)
+            T.gemm(transposeA: false, transposeB: true, m: g.filters, n: g.patchSize, k: columnCount,
+                   alpha: 1, a: delta, lda: columnCount, b: columns.readable.baseAddress!, ldb: columnCount,
+                   beta: 0, c: weightGradient.pointer.baseAddress!, ldc: g.patchSize)
+            if let biasGradient {
+                sumRows(matrixScratch.readable, rows: g.filters, columns: columnCount, into: biasGradient.pointer)
+            }
+            if needsInputGradient {
+                // dCols (K, N·P) = Wᵀ (K, M) · δ (M, N·P), written over cols (no longer needed).
+                T.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: columnCount, k: g.filters,
+                       alpha: 1, a: weight.value.readable.baseAddress!, lda: g.patchSize, b: delta, ldb: columnCount,
+                       beta: 0, c: columns.pointer.baseAddress!, ldc: columnCount)
+                col2im(g, columns: columns.readable, batch: batch, inputGradient: inputGradient.pointer)
+            }
+        }
+        return needsInputGradient ? inputGradient.readable : nil
+    }
+}
+
+// MARK: - Configuration
+
+/// `conv`: filters, kernel (h×w), stride, padding, bias.
+public struct Conv2DConfiguration: LayerConfiguration, Equatable {
+    public enum Padding: Equatable, Sendable {
+        case explicit(height: Int, width: Int)
+        /// Output size ⌈H/s⌉ (stride 1: same as input); needs an odd kernel so the padding is symmetric.
+        case same
+        /// No padding.
+        case valid
+    }
+
+    public var filters: Int
+    public var kernel: (height: Int, width: Int)
+    public var stride: (height: Int, width: Int)
+    public var padding: Padding
+    public var bias: Bool
+    public var algorithm: ConvolutionAlgorithm
+
+    public init(filters: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: Padding = .valid,
+                bias: Bool = true, algorithm: ConvolutionAlgorithm = .im2col) {
+        self.filters = filters
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.bias = bias
+        self.algorithm = algorithm
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.filters == b.filters && a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding
+            && a.bias == b.bias && a.algorithm == b.algorithm
+    }
+
+    public var kind: String { "conv" }
+
+    public func makeLayer<S: EngineScalar>(input: Shape, context: LayerBuildContext) throws(NetworkBuildError) -> any Layer<S> {
+        guard input.isSpatial else { throw context.error(kind, input, .needsSpatialInput) }
+        guard filters > 0, kernel.height > 0, kernel.width > 0, stride.height > 0, stride.width > 0 else {
+            throw context.error(kind, input, .invalidParameter("filters, kernel and stride must be positive"))
+        }
+        let (padY, padX): (Int, Int)
+        switch padding {
+        case let .explicit(h, w):
+            guard h >= 0, w >= 0 else { throw context.error(kind, input, .invalidParameter("padding must not be negative")) }
+            (padY, padX) = (h, w)
+        case .valid:
+            (padY, padX) = (0, 0)
+        case .same:
+            guard kernel.height % 2 == 1, kernel.width % 2 == 1 else {
+                throw context.error(kind, input, .invalidParameter("padding \"same\" needs an odd kernel, got \(kernel.height)×\(kernel.width)"))
+            }
+            (padY, padX) = (kernel.height / 2, kernel.width / 2)
+        }
+        let geometry = Conv2D<S>.Geometry(
+            channels: input.channels, height: input.height, width: input.width, filters: filters,
+            kernelHeight: kernel.height, kernelWidth: kernel.width, strideY: stride.height, strideX: stride.width,
+            padY: padY, padX: padX)
+        let padded = [input.height + 2 * padY, input.width + 2 * padX]
+        guard kernel.height <= padded[0], kernel.width <= padded[1] else {
+            throw context.error(kind, input, .kernelLargerThanInput(kernel: [kernel.height, kernel.width], paddedInput: padded))
+        }
+        let weight = Parameter<S>(name: "weight", shape: [filters, input.channels, kernel.height, kernel.width])
+        var rng = context.rng
+        context.initializer.fill(weight.value, fanIn: geometry.patchSize,
+                                 fanOut: filters * kernel.height * kernel.width, rng: &rng)
+        let bias = bias ? Parameter<S>(name: "bias", shape: [filters]) : nil
+        return Conv2D<S>(geometry: geometry, weight: weight, bias: bias,
+                         algorithm: algorithm)
+    }
+}

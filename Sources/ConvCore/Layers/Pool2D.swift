@@ -1,0 +1,212 @@
+/// Pooling mode.
+public enum PoolingMode: String, Sendable, CaseIterable {
+    case max
+    /// Average over the window cells that lie inside the input: padding is not counted, so the
+    /// divisor of a border window is smaller (the same divisor in forward and backward).
+    case avg
+}
+
+/// Max or average pooling. No parameters; backward is the derivation's "upsample":
+///
+///     max: δ_prev[argmax(window)] += δ         (argmax recorded in forward; first maximum wins,
+///                                              padded cells never win)
+///     avg: δ_prev[cell] += δ / |window ∩ input|  for every cell of the window
+///
+/// Overlapping windows (stride < size) accumulate: `+=`, never `=`.
+public final class Pool2D<T: EngineScalar>: Layer {
+    public struct Geometry: Equatable, Sendable {
+        public var channels, height, width: Int
+        public var windowHeight, windowWidth: Int
+        public var strideY, strideX: Int
+        public var padY, padX: Int
+        public var outputHeight: Int { (height + 2 * padY - windowHeight) / strideY + 1 }
+        public var outputWidth: Int { (width + 2 * padX - windowWidth) / strideX + 1 }
+
+        /// The input rows (or columns) a window covers once clipped to the input.
+        @inline(__always)
+        func span(_ index: Int, stride: Int, pad: Int, window: Int, size: Int) -> Range<Int> {
+            let start = index * stride - pad
+            return max(start, 0)..<min(start + window, size)
+        }
+    }
+
+    public let kind = "pool"
+    public let mode: PoolingMode
+    public let geometry: Geometry
+    public let inputShape: Shape
+    public let outputShape: Shape
+
+    private let output = ScalarBuffer<T>(count: 0)          // (N, C, Ho, Wo)
+    private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
+    private var argmax: [Int32] = []                        // (N, C, Ho, Wo): index in the input plane
+
+    init(mode: PoolingMode, geometry: Geometry) {
+        self.mode = mode
+        self.geometry = geometry
+        inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
+        outputShape = Shape(channels: geometry.channels, height: geometry.outputHeight, width: geometry.outputWidth)
+    }
+
+    public func replica() -> Pool2D<T> { Pool2D(mode: mode, geometry: geometry) }
+
+    public var forwardFLOPsPerSample: Int { outputShape.count * geometry.windowHeight * geometry.windowWidth }
+
+    public var kinkFingerprint: UInt64? { mode == .max ? fingerprint(argmax) : nil }
+
+    public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode _: PassMode) -> UnsafeBufferPointer<T> {
+        let g = geometry
+        let planes = batch * g.channels
+        output.ensureCount(planes * g.outputHeight * g.outputWidth)
+        switch mode {
+        case .max:
+            if argmax.count != output.count { argmax = Array(repeating: 0, count: output.count) }
+            argmax.withUnsafeMutableBufferPointer { argmax in
+                Self.maxForward(g, input: input, planes: planes, output: output.pointer, argmax: argmax)
+            }
+        case .avg:
+            Self.averageForward(g, input: input, planes: planes, output: output.pointer)
+        }
+        return output.readable
+    }
+
+    public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
+        guard needsInputGradient else { return nil }
+        let g = geometry
+        let planes = batch * g.channels
+        inputGradient.ensureCount(planes * g.height * g.width)
+        switch mode {
+        case .max:
+            argmax.withUnsafeBufferPointer { argmax in
+                Self.maxBackward(g, outputGradient: outputGradient, argmax: argmax, planes: planes, inputGradient: inputGradient.pointer)
+            }
+        case .avg:
+            Self.averageBackward(g, outputGradient: outputGradient, planes: planes, inputGradient: inputGradient.pointer)
+        }
+        return inputGradient.readable
+    }
+
+    // MARK: max
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func maxForward(_ g: Geometry, input: UnsafeBufferPointer<T>, planes: Int,
+                           output: UnsafeMutableBufferPointer<T>, argmax: UnsafeMutableBufferPointer<Int32>) {
+        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        for plane in 0..<planes {
+            let x = input.baseAddress! + plane * inPlane
+            for i in 0..<g.outputHeight {
+                let rows = g.span(i, stride: g.strideY, pad: g.padY, window: g.windowHeight, size: g.height)
+                for j in 0..<g.outputWidth {
+                    let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
+                    var best = -T.infinity
+                    var bestIndex = rows.lowerBound * g.width + cols.lowerBound
+                    for r in rows {
+                        for c in cols where x[r * g.width + c] > best {   // strict: the first maximum wins
+                            best = x[r * g.width + c]
+                            bestIndex = r * g.width + c
+                        }
+                    }
+                    let o = plane * outPlane + i * g.outputWidth + j
+                    output[o] = x[bestIndex]
+                    argmax[o] = Int32(bestIndex)
+                }
+            }
+        }
+    }
+
+    /// δ_prev[argmax] += δ: the error goes back to the cell that won, nowhere else.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func maxBackward(_ g: Geometry, outputGradient: UnsafeBufferPointer<T>, argmax: UnsafeBufferPointer<Int32>,
+                            planes: Int, inputGradient: UnsafeMutableBufferPointer<T>) {
+        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        inputGradient.update(repeating: 0)
+        for plane in 0..<planes {
+            let dx = inputGradient.baseAddress! + plane * inPlane
+            for o in (plane * outPlane)..<((plane + 1) * outPlane) {
+                dx[Int(argmax[o])] += outputGradient[o]
+            }
+        }
+    }
+
+    // MARK: average
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func averageForward(_ g: Geometry, input: UnsafeBufferPointer<T>, planes: Int, output: UnsafeMutableBufferPointer<T>) {
+        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        for plane in 0..<planes {
+            let x = input.baseAddress! + plane * inPlane
+            for i in 0..<g.outputHeight {
+                let rows = g.span(i, stride: g.strideY, pad: g.padY, window: g.windowHeight, size: g.height)
+                for j in 0..<g.outputWidth {
+                    let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
+                    var sum: T = 0
+                    for r in rows { for c in cols { sum += x[r * g.width + c] } }
+                    output[plane * outPlane + i * g.outputWidth + j] = sum / T(rows.count * cols.count)
+                }
+            }
+        }
+    }
+
+    /// δ_prev[cell] += δ / |window ∩ input| for every cell of each window.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func averageBackward(_ g: Geometry, outputGradient: UnsafeBufferPointer<T>, planes: Int,
+                                inputGradient: UnsafeMutableBufferPointer<T>) {
+        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        inputGradient.update(repeating: 0)
+        for plane in 0..<planes {
+            let dx = inputGradient.baseAddress! + plane * inPlane
+            for i in 0..<g.outputHeight {
+                let rows = g.span(i, stride: g.strideY, pad: g.padY, window: g.windowHeight, size: g.height)
+                for j in 0..<g.outputWidth {
+                    let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
+                    let share = outputGradient[plane * outPlane + i * g.outputWidth + j] / T(rows.count * cols.count)
+                    for r in rows { for c in cols { dx[r * g.width + c] += share } }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Configuration
+
+/// `pool`: mode (max/avg, default: the model's), size, stride (default: size), padding.
+public struct Pool2DConfiguration: LayerConfiguration, Equatable {
+    public var mode: PoolingMode
+    public var size: (height: Int, width: Int)
+    public var stride: (height: Int, width: Int)
+    public var padding: (height: Int, width: Int)
+
+    public init(mode: PoolingMode, size: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
+        self.mode = mode
+        self.size = size
+        self.stride = stride ?? size
+        self.padding = padding
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.mode == b.mode && a.size == b.size && a.stride == b.stride && a.padding == b.padding
+    }
+
+    public var kind: String { "pool" }
+
+    public func makeLayer<S: EngineScalar>(input: Shape, context: LayerBuildContext) throws(NetworkBuildError) -> any Layer<S> {
+        guard input.isSpatial else { throw context.error(kind, input, .needsSpatialInput) }
+        guard size.height > 0, size.width > 0, stride.height > 0, stride.width > 0, padding.height >= 0, padding.width >= 0 else {
+            throw context.error(kind, input, .invalidParameter("size and stride must be positive, padding not negative"))
+        }
+        guard 2 * padding.height <= size.height, 2 * padding.width <= size.width else {
+            throw context.error(kind, input, .paddingTooLarge(padding: [padding.height, padding.width], window: [size.height, size.width]))
+        }
+        let padded = [input.height + 2 * padding.height, input.width + 2 * padding.width]
+        guard size.height <= padded[0], size.width <= padded[1] else {
+            throw context.error(kind, input, .windowDoesNotFit(window: [size.height, size.width], paddedInput: padded))
+        }
+        return Pool2D<S>(mode: mode, geometry: .init(
+            channels: input.channels, height: input.height, width: input.width,
+            windowHeight: size.height, windowWidth: size.width, strideY: stride.height, strideX: stride.width,
+            padY: padding.height, padX: padding.width))
+    }
+}

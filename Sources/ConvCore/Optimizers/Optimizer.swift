@@ -1,0 +1,45 @@
+/// Updates parameter values from their gradients, once per step.
+public protocol Optimizer<Scalar>: AnyObject {
+    associatedtype Scalar: EngineScalar
+    func update(_ parameters: [Parameter<Scalar>], gradients: [ScalarBuffer<Scalar>], learningRate: Double)
+}
+
+/// The optimizers a network can be trained with.
+public enum OptimizerConfiguration: Equatable, Sendable {
+    /// v ← μ·v + g + λ·w;  w ← w − η·v   (Nesterov: w ← w − η·(g + λ·w + μ·v))
+    case sgd(momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0)
+    /// Kingma & Ba 2015, with bias correction; weight decay added to the gradient (L2).
+    case adam(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0)
+
+    public func make<T: EngineScalar>(_: T.Type = T.self) -> any Optimizer<T> {
+        switch self {
+        case let .sgd(momentum, nesterov, weightDecay):
+            SGD<T>(momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        case let .adam(beta1, beta2, epsilon, weightDecay):
+            Adam<T>(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
+        }
+    }
+}
+
+/// How the learning rate moves over training.
+public enum LearningRateSchedule: Equatable, Sendable {
+    case constant
+    /// η·γ^⌊epoch / every⌋
+    case step(everyEpochs: Int, gamma: Double)
+    /// η_min + (η − η_min)·(1 + cos(π·t/T))/2 over all T steps of training.
+    case cosine(minimum: Double)
+
+    public func rate(base: Double, step: Int, totalSteps: Int, epoch: Int) -> Double {
+        switch self {
+        case .constant:
+            return base
+        case let .step(every, gamma):
+            return base * Double.pow(gamma, Double(epoch / max(every, 1)))
+        case let .cosine(minimum):
+            let progress = Double(step) / Double(max(totalSteps, 1))
+            return minimum + (base - minimum) * (1 + Double.cos(.pi * min(progress, 1))) / 2
+        }
+    }
+}
+
+import RealModule

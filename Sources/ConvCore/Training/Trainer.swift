@@ -1,0 +1,109 @@
+/// Data-parallel training: the batch is cut into one contiguous slice per replica, each
+/// replica runs forward, loss and backward on its slice on its own core, the gradients are
+/// summed in a fixed order, and the optimizer updates the shared parameters once.
+///
+/// The number of replicas is part of the computation (it fixes the slices and the summation
+/// order), not of the machine: the same seed and replica count give bit-identical results on
+/// one core or two.
+public final class Trainer<T: EngineScalar> {
+    public let network: Network<T>
+    public let loss: any LossFunction
+    public let optimizer: any Optimizer<T>
+    /// replicas[0] is `network` itself.
+    public let replicas: [Network<T>]
+    private let lossGradients: [ScalarBuffer<T>]   // per replica: (slice, classes)
+    /// Whether replicas run on separate threads (false: one after the other, on one core).
+    public var usesThreads: Bool
+
+    public var classes: Int { network.outputShape.count }
+
+    public init(network: Network<T>, loss: any LossFunction, optimizer: any Optimizer<T>, replicas: Int = 2,
+                usesThreads: Bool = true) {
+        self.network = network
+        self.loss = loss
+        self.optimizer = optimizer
+        self.replicas = [network] + (1..<max(replicas, 1)).map { _ in network.replica() }
+        lossGradients = self.replicas.map { _ in ScalarBuffer(count: 0) }
+        self.usesThreads = usesThreads
+        setBLASThreads(1)
+    }
+
+    /// Slice `index` of a batch split into `replicas.count` nearly equal contiguous parts.
+    func slice(_ index: Int, of batch: Int) -> Range<Int> {
+        let parts = min(replicas.count, batch)
+        guard index < parts else { return batch..<batch }
+        let base = batch / parts, extra = batch % parts
+        let start = index * base + min(index, extra)
+        return start..<(start + base + (index < extra ? 1 : 0))
+    }
+
+    private func run(_ body: (Int) -> Void) {
+        if usesThreads { parallelFor(replicas.count, body) } else { (0..<replicas.count).forEach(body) }
+    }
+
+    /// One optimisation step on a batch `(batch, ...inputShape)`; returns the batch's loss sum and hits.
+    @discardableResult
+    public func step(images: UnsafeBufferPointer<T>, labels: UnsafeBufferPointer<Int32>, batch: Int,
+                     learningRate: Double) -> LossResult {
+        let sampleSize = network.inputShape.count
+        var results = Array(repeating: LossResult(), count: replicas.count)
+        var active = Array(repeating: false, count: replicas.count)
+        results.withUnsafeMutableBufferPointer { results in
+            active.withUnsafeMutableBufferPointer { active in
+                run { index in
+                    let range = slice(index, of: batch)
+                    guard !range.isEmpty else { return }
+                    active[index] = true
+                    let replica = replicas[index]
+                    let input = UnsafeBufferPointer(rebasing: images[(range.lowerBound * sampleSize)..<(range.upperBound * sampleSize)])
+                    let sliceLabels = UnsafeBufferPointer(rebasing: labels[range])
+                    let output = replica.forward(input, batch: range.count, mode: .training)
+                    lossGradients[index].ensureCount(range.count * classes)
+                    results[index] = loss.evaluate(output, labels: sliceLabels, batch: range.count, classes: classes,
+                                                   normalizer: batch, gradient: lossGradients[index].pointer)
+                    replica.backward(lossGradients[index].readable, batch: range.count)
+                }
+            }
+        }
+        reduceGradients(active: active)
+        optimizer.update(network.parameters, gradients: network.gradients, learningRate: learningRate)
+        return results.reduce(LossResult(), +)
+    }
+
+    /// network.gradients += Σ_{k ≥ 1} replicas[k].gradients, in replica order.
+    private func reduceGradients(active: [Bool]) {
+        let master = network.gradients
+        for k in 1..<replicas.count where active[k] {
+            for (target, source) in zip(master, replicas[k].gradients) {
+                let t = target.pointer, s = source.readable
+                for i in 0..<t.count { t[i] += s[i] }
+            }
+        }
+    }
+
+    /// Loss sum and hits over a whole data set, in evaluation mode, `batchSize` samples at a time.
+    public func evaluate(images: UnsafeBufferPointer<T>, labels: UnsafeBufferPointer<Int32>, count: Int,
+                         batchSize: Int = 500) -> LossResult {
+        let sampleSize = network.inputShape.count
+        var total = LossResult()
+        var start = 0
+        while start < count {
+            let batch = min(batchSize, count - start)
+            var results = Array(repeating: LossResult(), count: replicas.count)
+            results.withUnsafeMutableBufferPointer { results in
+                run { index in
+                    let local = slice(index, of: batch)
+                    guard !local.isEmpty else { return }
+                    let range = (start + local.lowerBound)..<(start + local.upperBound)
+                    let input = UnsafeBufferPointer(rebasing: images[(range.lowerBound * sampleSize)..<(range.upperBound * sampleSize)])
+                    let output = replicas[index].forward(input, batch: range.count, mode: .evaluation)
+                    results[index] = loss.evaluate(output, labels: UnsafeBufferPointer(rebasing: labels[range]),
+                                                   batch: range.count, classes: classes, normalizer: batch, gradient: nil)
+                }
+            }
+            total = results.reduce(total, +)
+            start += batch
+        }
+        return total
+    }
+}

@@ -1,0 +1,145 @@
+import Testing
+@testable import ConvCore
+
+/// LeNet-5 as in DESIGN §4.
+enum LeNet {
+    static func layers(pooling: PoolingMode) -> [any LayerConfiguration] {
+        [
+            Conv2DConfiguration(filters: 6, kernel: (5, 5), padding: .explicit(height: 2, width: 2)), ActivationConfiguration(.relu),
+            Pool2DConfiguration(mode: pooling, size: (2, 2)),
+            Conv2DConfiguration(filters: 16, kernel: (5, 5)), ActivationConfiguration(.relu), Pool2DConfiguration(mode: pooling, size: (2, 2)),
+            FlattenConfiguration(), DenseConfiguration(units: 120), ActivationConfiguration(.relu),
+            DenseConfiguration(units: 84), ActivationConfiguration(.relu), DenseConfiguration(units: 10),
+        ]
+    }
+    static let input = Shape(channels: 1, height: 28, width: 28)
+}
+
+@Suite("Networks: shapes at build time, summaries, determinism")
+struct NetworkTests {
+    @Test("LeNet-5 summary: shapes, parameters, FLOPs")
+    func leNetSummary() throws {
+        let network = try Network<Float>(input: LeNet.input, layers: LeNet.layers(pooling: .max), seed: 1)
+        let summary = network.summary
+        #expect(summary.map(\.outputShape.description) == [
+            "6×28×28", "6×28×28", "6×14×14", "16×10×10", "16×10×10", "16×5×5", "400", "120", "120", "84", "84", "10",
+        ])
+        #expect(network.parameterCount == 156 + 2416 + 48120 + 10164 + 850)
+        #expect(summary[0].forwardFLOPsPerSample == 2 * 6 * 25 * 784)
+        #expect(summary[3].forwardFLOPsPerSample == 2 * 16 * 150 * 100)
+    }
+
+    @Test("a kernel larger than its padded input is refused at build time")
+    func kernelTooLarge() {
+        #expect {
+            _ = try Network<Float>(input: Shape(channels: 1, height: 8, width: 8), layers: [
+                Pool2DConfiguration(mode: .max, size: (2, 2)), Conv2DConfiguration(filters: 2, kernel: (5, 5)),
+            ], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 1 (conv) with input 1×4×4: kernel 5×5 is larger than its padded input 4×4; use a smaller kernel, more padding, or less pooling before it"
+        }
+    }
+
+    @Test("a dense layer whose declared inputs do not match is refused at build time")
+    func denseMismatch() {
+        #expect {
+            _ = try Network<Float>(input: Shape(channels: 2, height: 3, width: 3), layers: [
+                FlattenConfiguration(), DenseConfiguration(units: 4, expectedInputs: 20),
+            ], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 1 (dense) with input 18: declares 20 inputs but receives 18; remove `inputs` or set it to 18"
+        }
+    }
+
+    @Test("a dense layer on a spatial input asks for flatten")
+    func denseNeedsFlatten() {
+        #expect {
+            _ = try Network<Float>(input: Shape(channels: 2, height: 3, width: 3), layers: [DenseConfiguration(units: 4)], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 0 (dense) with input 2×3×3: needs a flat input; add a `flatten` layer before it"
+        }
+    }
+
+    @Test("a pooling window that does not fit is refused at build time")
+    func windowDoesNotFit() {
+        #expect {
+            _ = try Network<Float>(input: Shape(channels: 1, height: 3, width: 3), layers: [Pool2DConfiguration(mode: .avg, size: (4, 2))], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 0 (pool) with input 1×3×3: pooling window 4×2 does not fit its padded input 3×3; use a smaller window or remove an earlier pooling layer"
+        }
+    }
+
+    @Test("pool padding over half the window is refused")
+    func poolPaddingTooLarge() {
+        #expect {
+            _ = try Network<Float>(input: Shape(channels: 1, height: 6, width: 6),
+                                   layers: [Pool2DConfiguration(mode: .max, size: (2, 2), padding: (2, 2))], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 0 (pool) with input 1×6×6: padding 2×2 must be at most half the window 2×2, or a window could hold only padding"
+        }
+    }
+
+    @Test("convolution after flatten needs a spatial input")
+    func convNeedsSpatial() {
+        #expect {
+            _ = try Network<Float>(input: Shape(features: 10), layers: [Conv2DConfiguration(filters: 1, kernel: (1, 1))], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 0 (conv) with input 10: needs a (channels, height, width) input, but the input is already flat; move it before `flatten`"
+        }
+    }
+
+    @Test("\"same\" padding with an even kernel is refused; with an odd kernel it keeps the size")
+    func samePadding() throws {
+        let network = try Network<Float>(input: Shape(channels: 1, height: 7, width: 7),
+                                         layers: [Conv2DConfiguration(filters: 2, kernel: (3, 3), padding: .same)], seed: 1)
+        #expect(network.outputShape == Shape(channels: 2, height: 7, width: 7))
+        #expect(throws: NetworkBuildError.self) {
+            _ = try Network<Float>(input: Shape(channels: 1, height: 7, width: 7),
+                                   layers: [Conv2DConfiguration(filters: 2, kernel: (2, 2), padding: .same)], seed: 1)
+        }
+    }
+
+    /// Trains a few steps and returns (initial weights, losses).
+    func train(seed: UInt64, replicas: Int = 2, threads: Bool = true) throws -> ([Float], [Double]) {
+        let network = try Network<Float>(input: LeNet.input, layers: LeNet.layers(pooling: .max) + [], seed: seed)
+        let weights = network.parameters.flatMap(\.value.array)
+        let trainer = Trainer(network: network, loss: SoftmaxCrossEntropy(), optimizer: OptimizerConfiguration.sgd(momentum: 0.9).make(Float.self),
+                              replicas: replicas, usesThreads: threads)
+        let x: [Float] = randomArray(16 * 784, seed: 4)
+        let labels = randomLabels(16, classes: 10, seed: 5)
+        var losses: [Double] = []
+        x.withUnsafeBufferPointer { x in
+            labels.withUnsafeBufferPointer { labels in
+                for _ in 0..<4 { losses.append(trainer.step(images: x, labels: labels, batch: 16, learningRate: 0.05).sum) }
+            }
+        }
+        return (weights, losses)
+    }
+
+    @Test("the same seed gives bit-identical weights and losses; another seed does not")
+    func determinism() throws {
+        let (w1, l1) = try train(seed: 42)
+        let (w2, l2) = try train(seed: 42)
+        let (w3, l3) = try train(seed: 43)
+        #expect(w1 == w2)
+        #expect(l1 == l2)
+        #expect(w1 != w3)
+        #expect(l1 != l3)
+        #expect(l1.last! < l1.first!)
+    }
+
+    @Test("two replicas on two threads compute what they compute one after the other")
+    func threadsDoNotChangeResults() throws {
+        let (_, threaded) = try train(seed: 42, threads: true)
+        let (_, sequential) = try train(seed: 42, threads: false)
+        #expect(threaded == sequential)
+    }
+
+    /// One replica and two differ only in summation order: equal to Float32 rounding.
+    @Test("data-parallel gradients equal single-replica gradients")
+    func replicasSumToFullBatch() throws {
+        let (_, one) = try train(seed: 42, replicas: 1)
+        let (_, two) = try train(seed: 42, replicas: 2)
+        for (a, b) in zip(one, two) { #expect(abs(a - b) <= 1e-4 * abs(a)) }
+    }
+}
