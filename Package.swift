@@ -3,7 +3,7 @@ import PackageDescription
 
 // Hot loops are written for AVX2/FMA (DESIGN §6): without a target CPU Swift emits SSE2 only.
 let engineFlags: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-target-cpu", "x86-64-v3"], .when(platforms: [.linux], configuration: .release)),
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release)),
 ]
 
 let package = Package(

@@ -48,3 +48,21 @@ extension Double: EngineScalar {
 public func setBLASThreads(_ count: Int) {
     openblas_set_num_threads(Int32(max(1, count)))
 }
+
+/// What OpenBLAS chose for this CPU.
+public enum BLASRuntime {
+    /// The kernel family OpenBLAS picked at load time, e.g. `Haswell` or `Prescott`.
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// The `OPENBLAS_CORETYPE` that would give this process its fast kernels, when OpenBLAS fell
+    /// back to SSE3 on a CPU that has AVX2 and FMA; nil when its choice is already right.
+    /// OpenBLAS reads the variable once, when it is loaded, so a process has to be restarted
+    /// with it set.
+    public static var suggestedCoreType: String? {
+        guard coreName.lowercased() == "prescott", convlab_cpu_has_avx2_fma() != 0 else { return nil }
+        return "Haswell"
+    }
+}

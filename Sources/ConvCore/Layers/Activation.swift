@@ -56,21 +56,24 @@ public final class ActivationLayer<T: EngineScalar>: Layer {
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
         lastInput = input
         output.ensureCount(batch * inputShape.count)
-        Self.activate(function, input, output.pointer)
+        ActivationKernels.activate(function, input, output.pointer)
         return output.readable
     }
 
     public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
         guard needsInputGradient else { return nil }
         inputGradient.ensureCount(batch * inputShape.count)
-        Self.differentiate(function, z: lastInput, a: output.readable, outputGradient, inputGradient.pointer)
+        ActivationKernels.differentiate(function, z: lastInput, a: output.readable, outputGradient, inputGradient.pointer)
         return inputGradient.readable
     }
 
+}
+
+/// σ and σ' over whole buffers.
+enum ActivationKernels {
     /// a = σ(z)
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func activate(_ f: ActivationFunction, _ z: UnsafeBufferPointer<T>, _ a: UnsafeMutableBufferPointer<T>) {
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func activate<T: EngineScalar>(_ f: ActivationFunction, _ z: UnsafeBufferPointer<T>, _ a: UnsafeMutableBufferPointer<T>) {
         switch f {
         case .relu:
             for i in z.indices { a[i] = z[i] > 0 ? z[i] : 0 }
@@ -90,9 +93,8 @@ public final class ActivationLayer<T: EngineScalar>: Layer {
     }
 
     /// δ_z = δ_a ⊙ σ'(z), using a = σ(z) where σ' is cheaper from it.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func differentiate(_ f: ActivationFunction, z: UnsafeBufferPointer<T>, a: UnsafeBufferPointer<T>,
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func differentiate<T: EngineScalar>(_ f: ActivationFunction, z: UnsafeBufferPointer<T>, a: UnsafeBufferPointer<T>,
                               _ da: UnsafeBufferPointer<T>, _ dz: UnsafeMutableBufferPointer<T>) {
         switch f {
         case .relu:

@@ -17,6 +17,19 @@
 /// col2im adds column entry (c,a,b; n,i,j) into input pixel (i·s−p+a, j·s−p+b): gathering those
 /// contributions per pixel is exactly the full correlation of the dilated, padded error with
 /// rot180(W), which tests hold equal to the reference.
+/// The sizes of a convolution: input (C, H, W), M filters of kh×kw, stride, padding.
+public struct ConvolutionGeometry: Equatable, Sendable {
+    public var channels, height, width: Int            // input (C, H, W)
+    public var filters: Int                             // M
+    public var kernelHeight, kernelWidth: Int
+    public var strideY, strideX: Int
+    public var padY, padX: Int
+    public var outputHeight: Int { (height + 2 * padY - kernelHeight) / strideY + 1 }
+    public var outputWidth: Int { (width + 2 * padX - kernelWidth) / strideX + 1 }
+    public var patchSize: Int { channels * kernelHeight * kernelWidth }   // K
+    public var outputPlane: Int { outputHeight * outputWidth }            // P
+}
+
 /// How a convolution is computed; both give the same numbers up to rounding.
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// Unrolled patches and BLAS matrix products: the fast path.
@@ -26,20 +39,9 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
 }
 
 public final class Conv2D<T: EngineScalar>: Layer {
-    public struct Geometry: Equatable, Sendable {
-        public var channels, height, width: Int            // input (C, H, W)
-        public var filters: Int                             // M
-        public var kernelHeight, kernelWidth: Int
-        public var strideY, strideX: Int
-        public var padY, padX: Int
-        public var outputHeight: Int { (height + 2 * padY - kernelHeight) / strideY + 1 }
-        public var outputWidth: Int { (width + 2 * padX - kernelWidth) / strideX + 1 }
-        public var patchSize: Int { channels * kernelHeight * kernelWidth }   // K
-        public var outputPlane: Int { outputHeight * outputWidth }            // P
-    }
 
     public let kind = "conv"
-    public let geometry: Geometry
+    public let geometry: ConvolutionGeometry
     public let algorithm: ConvolutionAlgorithm
     public let inputShape: Shape
     public let outputShape: Shape
@@ -56,7 +58,7 @@ public final class Conv2D<T: EngineScalar>: Layer {
     private let matrixScratch = ScalarBuffer<T>(count: 0)   // (M, N·P) or (K, N·P)
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W)
 
-    init(geometry: Geometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm) {
+    init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm) {
         self.geometry = geometry
         self.algorithm = algorithm
         self.inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
@@ -191,7 +193,7 @@ public struct Conv2DConfiguration: LayerConfiguration, Equatable {
             }
             (padY, padX) = (kernel.height / 2, kernel.width / 2)
         }
-        let geometry = Conv2D<S>.Geometry(
+        let geometry = ConvolutionGeometry(
             channels: input.channels, height: input.height, width: input.width, filters: filters,
             kernelHeight: kernel.height, kernelWidth: kernel.width, strideY: stride.height, strideX: stride.width,
             padY: padY, padX: padX)

@@ -53,12 +53,12 @@ enum Conv2DReference {
         return m
     }
 
-    static func kernel<T>(_ g: Conv2D<T>.Geometry, _ weight: UnsafeBufferPointer<T>, o: Int, c: Int) -> Map<T> {
+    static func kernel<T: EngineScalar>(_ g: ConvolutionGeometry, _ weight: UnsafeBufferPointer<T>, o: Int, c: Int) -> Map<T> {
         map(weight, offset: (o * g.channels + c) * g.kernelHeight * g.kernelWidth, rows: g.kernelHeight, cols: g.kernelWidth)
     }
 
     /// z[n, o] = Σ_c valid_corr_s(pad_p(x[n, c]), W[o, c]) + b[o]
-    static func forward<T>(_ g: Conv2D<T>.Geometry, input: UnsafeBufferPointer<T>, weight: UnsafeBufferPointer<T>,
+    static func forward<T: EngineScalar>(_ g: ConvolutionGeometry, input: UnsafeBufferPointer<T>, weight: UnsafeBufferPointer<T>,
                            bias: UnsafeBufferPointer<T>?, batch: Int, output: UnsafeMutableBufferPointer<T>) {
         let (outH, outW) = (g.outputHeight, g.outputWidth)
         for n in 0..<batch {
@@ -82,7 +82,7 @@ enum Conv2DReference {
     /// db[o]    = Σ_n Σ δ[n, o]
     /// δ_prev[n, c] = crop_p( Σ_o valid_corr( pad(dilate_s(δ[n, o]), k−1 before, k−1+r after), rot180(W[o, c]) ) )
     ///   with r = (H + 2p − k) mod s: the rows the forward stride never reached.
-    static func backward<T>(_ g: Conv2D<T>.Geometry, input: UnsafeBufferPointer<T>, weight: UnsafeBufferPointer<T>,
+    static func backward<T: EngineScalar>(_ g: ConvolutionGeometry, input: UnsafeBufferPointer<T>, weight: UnsafeBufferPointer<T>,
                             outputGradient: UnsafeBufferPointer<T>, batch: Int,
                             weightGradient: UnsafeMutableBufferPointer<T>, biasGradient: UnsafeMutableBufferPointer<T>?,
                             inputGradient: UnsafeMutableBufferPointer<T>?) {

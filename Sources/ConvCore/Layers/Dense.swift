@@ -61,7 +61,7 @@ public final class Dense<T: EngineScalar>: Layer {
         if let biasGradient {
             let db = biasGradient.pointer
             db.update(repeating: 0)
-            for n in 0..<batch { for o in 0..<outputs { db[o] += delta[n * outputs + o] } }
+            for n in 0..<batch { addInPlace(db, UnsafeBufferPointer(start: delta + n * outputs, count: outputs)) }
         }
         guard needsInputGradient else { return nil }
         inputGradient.ensureCount(batch * inputs)

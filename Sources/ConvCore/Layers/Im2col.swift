@@ -14,9 +14,8 @@ func validOutputRange(kernelOffset kj: Int, stride s: Int, pad p: Int, inputSize
 }
 
 /// cols[(c, a, b), n·P + i·Wo + j] = pad_p(x)[n, c, i·s + a, j·s + b]
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-func im2col<T: EngineScalar>(_ g: Conv2D<T>.Geometry, input: UnsafeBufferPointer<T>, batch: Int,
+@inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+func im2col<T: EngineScalar>(_ g: ConvolutionGeometry, input: UnsafeBufferPointer<T>, batch: Int,
                              columns: UnsafeMutableBufferPointer<T>) {
     let (height, width, outH, outW) = (g.height, g.width, g.outputHeight, g.outputWidth)
     let plane = outH * outW
@@ -55,9 +54,8 @@ func im2col<T: EngineScalar>(_ g: Conv2D<T>.Geometry, input: UnsafeBufferPointer
 
 /// The adjoint of im2col: dx[n, c, i·s − p + a, j·s − p + b] += dcols[(c, a, b), n·P + i·Wo + j].
 /// Entries that land in the padding are dropped (the crop_p of the derivation).
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-func col2im<T: EngineScalar>(_ g: Conv2D<T>.Geometry, columns: UnsafeBufferPointer<T>, batch: Int,
+@inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+func col2im<T: EngineScalar>(_ g: ConvolutionGeometry, columns: UnsafeBufferPointer<T>, batch: Int,
                              inputGradient: UnsafeMutableBufferPointer<T>) {
     let (height, width, outH, outW) = (g.height, g.width, g.outputHeight, g.outputWidth)
     let plane = outH * outW
@@ -91,8 +89,7 @@ func col2im<T: EngineScalar>(_ g: Conv2D<T>.Geometry, columns: UnsafeBufferPoint
 }
 
 /// (M, N·P) → (N, M, P), adding bias[m] on the way.
-@_specialize(where T == Float)
-@_specialize(where T == Double)
+@inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
 func channelMajorToBatchMajor<T: EngineScalar>(_ source: UnsafeBufferPointer<T>, bias: UnsafeBufferPointer<T>?,
                                                batch: Int, channels: Int, plane: Int,
                                                into destination: UnsafeMutableBufferPointer<T>) {
@@ -109,8 +106,7 @@ func channelMajorToBatchMajor<T: EngineScalar>(_ source: UnsafeBufferPointer<T>,
 }
 
 /// (N, M, P) → (M, N·P).
-@_specialize(where T == Float)
-@_specialize(where T == Double)
+@inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
 func batchMajorToChannelMajor<T: EngineScalar>(_ source: UnsafeBufferPointer<T>, batch: Int, channels: Int, plane: Int,
                                                into destination: UnsafeMutableBufferPointer<T>) {
     let src = source.baseAddress!, dst = destination.baseAddress!
@@ -122,16 +118,28 @@ func batchMajorToChannelMajor<T: EngineScalar>(_ source: UnsafeBufferPointer<T>,
     }
 }
 
-/// out[r] = Σ_c m[r, c]
-@_specialize(where T == Float)
-@_specialize(where T == Double)
+/// out[r] = Σ_c m[r, c], eight partial sums at a time.
+@inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
 func sumRows<T: EngineScalar>(_ matrix: UnsafeBufferPointer<T>, rows: Int, columns: Int,
                               into out: UnsafeMutableBufferPointer<T>) {
     let m = matrix.baseAddress!
+    let vectorColumns = columns & ~7
     for r in 0..<rows {
-        var total: T = 0
         let row = m + r * columns
-        for c in 0..<columns { total += row[c] }
+        var lanes = SIMD8<T>(repeating: 0)
+        var c = 0
+        while c < vectorColumns {
+            lanes += UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<T>.self)
+            c += 8
+        }
+        var total = lanes.sum()
+        while c < columns { total += row[c]; c += 1 }
         out[r] = total
     }
+}
+
+/// target += source, element-wise.
+@inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+func addInPlace<T: EngineScalar>(_ target: UnsafeMutableBufferPointer<T>, _ source: UnsafeBufferPointer<T>) {
+    for i in 0..<target.count { target[i] += source[i] }
 }

@@ -6,6 +6,23 @@ public enum PoolingMode: String, Sendable, CaseIterable {
     case avg
 }
 
+/// The sizes of a pooling layer: input (C, H, W), window, stride, padding.
+public struct PoolingGeometry: Equatable, Sendable {
+    public var channels, height, width: Int
+    public var windowHeight, windowWidth: Int
+    public var strideY, strideX: Int
+    public var padY, padX: Int
+    public var outputHeight: Int { (height + 2 * padY - windowHeight) / strideY + 1 }
+    public var outputWidth: Int { (width + 2 * padX - windowWidth) / strideX + 1 }
+
+    /// The input rows (or columns) a window covers once clipped to the input.
+    @inline(__always)
+    func span(_ index: Int, stride: Int, pad: Int, window: Int, size: Int) -> Range<Int> {
+        let start = index * stride - pad
+        return max(start, 0)..<min(start + window, size)
+    }
+}
+
 /// Max or average pooling. No parameters; backward is the derivation's "upsample":
 ///
 ///     max: δ_prev[argmax(window)] += δ         (argmax recorded in forward; first maximum wins,
@@ -14,25 +31,10 @@ public enum PoolingMode: String, Sendable, CaseIterable {
 ///
 /// Overlapping windows (stride < size) accumulate: `+=`, never `=`.
 public final class Pool2D<T: EngineScalar>: Layer {
-    public struct Geometry: Equatable, Sendable {
-        public var channels, height, width: Int
-        public var windowHeight, windowWidth: Int
-        public var strideY, strideX: Int
-        public var padY, padX: Int
-        public var outputHeight: Int { (height + 2 * padY - windowHeight) / strideY + 1 }
-        public var outputWidth: Int { (width + 2 * padX - windowWidth) / strideX + 1 }
-
-        /// The input rows (or columns) a window covers once clipped to the input.
-        @inline(__always)
-        func span(_ index: Int, stride: Int, pad: Int, window: Int, size: Int) -> Range<Int> {
-            let start = index * stride - pad
-            return max(start, 0)..<min(start + window, size)
-        }
-    }
 
     public let kind = "pool"
     public let mode: PoolingMode
-    public let geometry: Geometry
+    public let geometry: PoolingGeometry
     public let inputShape: Shape
     public let outputShape: Shape
 
@@ -40,7 +42,7 @@ public final class Pool2D<T: EngineScalar>: Layer {
     private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
     private var argmax: [Int32] = []                        // (N, C, Ho, Wo): index in the input plane
 
-    init(mode: PoolingMode, geometry: Geometry) {
+    init(mode: PoolingMode, geometry: PoolingGeometry) {
         self.mode = mode
         self.geometry = geometry
         inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
@@ -61,10 +63,10 @@ public final class Pool2D<T: EngineScalar>: Layer {
         case .max:
             if argmax.count != output.count { argmax = Array(repeating: 0, count: output.count) }
             argmax.withUnsafeMutableBufferPointer { argmax in
-                Self.maxForward(g, input: input, planes: planes, output: output.pointer, argmax: argmax)
+                PoolingKernels.maxForward(g, input: input, planes: planes, output: output.pointer, argmax: argmax)
             }
         case .avg:
-            Self.averageForward(g, input: input, planes: planes, output: output.pointer)
+            PoolingKernels.averageForward(g, input: input, planes: planes, output: output.pointer)
         }
         return output.readable
     }
@@ -77,19 +79,22 @@ public final class Pool2D<T: EngineScalar>: Layer {
         switch mode {
         case .max:
             argmax.withUnsafeBufferPointer { argmax in
-                Self.maxBackward(g, outputGradient: outputGradient, argmax: argmax, planes: planes, inputGradient: inputGradient.pointer)
+                PoolingKernels.maxBackward(g, outputGradient: outputGradient, argmax: argmax, planes: planes, inputGradient: inputGradient.pointer)
             }
         case .avg:
-            Self.averageBackward(g, outputGradient: outputGradient, planes: planes, inputGradient: inputGradient.pointer)
+            PoolingKernels.averageBackward(g, outputGradient: outputGradient, planes: planes, inputGradient: inputGradient.pointer)
         }
         return inputGradient.readable
     }
 
+}
+
+/// The pooling loops, one per direction and mode.
+enum PoolingKernels {
     // MARK: max
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func maxForward(_ g: Geometry, input: UnsafeBufferPointer<T>, planes: Int,
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func maxForward<T: EngineScalar>(_ g: PoolingGeometry, input: UnsafeBufferPointer<T>, planes: Int,
                            output: UnsafeMutableBufferPointer<T>, argmax: UnsafeMutableBufferPointer<Int32>) {
         let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
         for plane in 0..<planes {
@@ -101,9 +106,12 @@ public final class Pool2D<T: EngineScalar>: Layer {
                     var best = -T.infinity
                     var bestIndex = rows.lowerBound * g.width + cols.lowerBound
                     for r in rows {
-                        for c in cols where x[r * g.width + c] > best {   // strict: the first maximum wins
-                            best = x[r * g.width + c]
-                            bestIndex = r * g.width + c
+                        let line = r * g.width
+                        for c in cols {
+                            let value = x[line + c]
+                            let wins = value > best      // strict: the first maximum wins
+                            best = wins ? value : best
+                            bestIndex = wins ? line + c : bestIndex
                         }
                     }
                     let o = plane * outPlane + i * g.outputWidth + j
@@ -115,9 +123,8 @@ public final class Pool2D<T: EngineScalar>: Layer {
     }
 
     /// δ_prev[argmax] += δ: the error goes back to the cell that won, nowhere else.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func maxBackward(_ g: Geometry, outputGradient: UnsafeBufferPointer<T>, argmax: UnsafeBufferPointer<Int32>,
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func maxBackward<T: EngineScalar>(_ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<T>, argmax: UnsafeBufferPointer<Int32>,
                             planes: Int, inputGradient: UnsafeMutableBufferPointer<T>) {
         let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
         inputGradient.update(repeating: 0)
@@ -131,9 +138,8 @@ public final class Pool2D<T: EngineScalar>: Layer {
 
     // MARK: average
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func averageForward(_ g: Geometry, input: UnsafeBufferPointer<T>, planes: Int, output: UnsafeMutableBufferPointer<T>) {
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func averageForward<T: EngineScalar>(_ g: PoolingGeometry, input: UnsafeBufferPointer<T>, planes: Int, output: UnsafeMutableBufferPointer<T>) {
         let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
         for plane in 0..<planes {
             let x = input.baseAddress! + plane * inPlane
@@ -150,9 +156,8 @@ public final class Pool2D<T: EngineScalar>: Layer {
     }
 
     /// δ_prev[cell] += δ / |window ∩ input| for every cell of each window.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func averageBackward(_ g: Geometry, outputGradient: UnsafeBufferPointer<T>, planes: Int,
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func averageBackward<T: EngineScalar>(_ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<T>, planes: Int,
                                 inputGradient: UnsafeMutableBufferPointer<T>) {
         let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
         inputGradient.update(repeating: 0)

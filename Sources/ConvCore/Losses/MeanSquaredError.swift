@@ -13,8 +13,7 @@ public struct MeanSquaredError: LossFunction {
         Self.run(output, labels, batch, classes, normalizer, gradient)
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
     static func run<T: EngineScalar>(
         _ output: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<Int32>, _ batch: Int, _ classes: Int,
         _ normalizer: Int, _ gradient: UnsafeMutableBufferPointer<T>?

@@ -24,16 +24,17 @@ public final class Adam<T: EngineScalar>: Optimizer {
         steps += 1
         let correction1 = 1 - Double.pow(beta1, Double(steps)), correction2 = 1 - Double.pow(beta2, Double(steps))
         for (index, parameter) in parameters.enumerated() {
-            Self.step(w: parameter.value.pointer, g: gradients[index].readable,
+            AdamKernel.step(w: parameter.value.pointer, g: gradients[index].readable,
                       m: firstMoments[index].pointer, v: secondMoments[index].pointer,
                       eta: T(learningRate / correction1), b1: T(beta1), b2: T(beta2),
                       c2: T(correction2), eps: T(epsilon), lambda: T(weightDecay))
         }
     }
+}
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func step(w: UnsafeMutableBufferPointer<T>, g: UnsafeBufferPointer<T>, m: UnsafeMutableBufferPointer<T>,
+enum AdamKernel {
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func step<T: EngineScalar>(w: UnsafeMutableBufferPointer<T>, g: UnsafeBufferPointer<T>, m: UnsafeMutableBufferPointer<T>,
                      v: UnsafeMutableBufferPointer<T>, eta: T, b1: T, b2: T, c2: T, eps: T, lambda: T) {
         for i in w.indices {
             let gi = g[i] + lambda * w[i]
@@ -43,5 +44,6 @@ public final class Adam<T: EngineScalar>: Optimizer {
         }
     }
 }
+
 
 import RealModule

@@ -19,15 +19,16 @@ public final class SGD<T: EngineScalar>: Optimizer {
             velocities = parameters.map { ScalarBuffer(count: $0.count) }
         }
         for (index, parameter) in parameters.enumerated() {
-            Self.step(w: parameter.value.pointer, g: gradients[index].readable,
+            SGDKernel.step(w: parameter.value.pointer, g: gradients[index].readable,
                       v: momentum != 0 ? velocities[index].pointer : nil,
                       eta: T(learningRate), mu: T(momentum), lambda: T(weightDecay), nesterov: nesterov)
         }
     }
+}
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    static func step(w: UnsafeMutableBufferPointer<T>, g: UnsafeBufferPointer<T>, v: UnsafeMutableBufferPointer<T>?,
+enum SGDKernel {
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
+    static func step<T: EngineScalar>(w: UnsafeMutableBufferPointer<T>, g: UnsafeBufferPointer<T>, v: UnsafeMutableBufferPointer<T>?,
                      eta: T, mu: T, lambda: T, nesterov: Bool) {
         guard let v else {
             for i in w.indices { w[i] -= eta * (g[i] + lambda * w[i]) }
@@ -40,3 +41,4 @@ public final class SGD<T: EngineScalar>: Optimizer {
         }
     }
 }
+

@@ -74,10 +74,7 @@ public final class Trainer<T: EngineScalar> {
     private func reduceGradients(active: [Bool]) {
         let master = network.gradients
         for k in 1..<replicas.count where active[k] {
-            for (target, source) in zip(master, replicas[k].gradients) {
-                let t = target.pointer, s = source.readable
-                for i in 0..<t.count { t[i] += s[i] }
-            }
+            for (target, source) in zip(master, replicas[k].gradients) { addInPlace(target.pointer, source.readable) }
         }
     }
 
