@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+
+/// The SQLite file every run is recorded in: WAL mode, so readers never block the writer and
+/// two `runner exec` processes can share one store; writes wait (up to a minute) for each
+/// other instead of failing with "database is locked".
+public final class RunStore: @unchecked Sendable {
+    public let path: String
+    let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) a store for writing, migrating an older schema forward.
+    /// A store of a newer schema, or a file that is not a store, is refused and left untouched.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        if FileManager.default.fileExists(atPath: path) {
+            _ = try Self.inspect(path: path)     // read-only look first: refuse before touching the file
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        configuration.foreignKeysEnabled = true
+        do {
+            writer = try DatabasePool(path: path, configuration: configuration)
+            try writer.write { db in try Self.migrate(db, path: path) }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.translate(error, path: path)
+        }
+    }
+
+    /// The schema version of an existing store, refusing files that are not stores or are newer.
+    static func inspect(path: String) throws(StoreError) -> Int? {
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db throws -> Int? in
+                guard try db.tableExists("meta") else {
+                    let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                    if tables.isEmpty { return nil }
+                    throw StoreError(.notAStore, path: path, "is a SQLite file but not a ConvLab store (no meta table); choose another --store path")
+                }
+                let version = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'") ?? 0
+                if version > StoreSchema.currentVersion {
+                    throw StoreError(.newerSchema, path: path,
+                                     "was written by a newer ConvLab (store schema \(version), this build knows up to \(StoreSchema.currentVersion)); upgrade ConvLab to use it — the file was not changed")
+                }
+                return version
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw translate(error, path: path)
+        }
+    }
+
+    static func migrate(_ db: Database, path: String) throws {
+        let version: Int = try db.tableExists("meta")
+            ? (try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'") ?? 0)
+            : 0
+        if version > StoreSchema.currentVersion {
+            throw StoreError(.newerSchema, path: path, "was written by a newer ConvLab (store schema \(version)); upgrade ConvLab to use it — the file was not changed")
+        }
+        for next in (version + 1)...max(version + 1, StoreSchema.currentVersion) where next <= StoreSchema.currentVersion {
+            try db.execute(sql: StoreSchema.migrations[next - 1])
+            try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(next)])
+        }
+    }
+
+    static func translate(_ error: any Error, path: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB:
+                return StoreError(.notAStore, path: path, "is not a SQLite database; choose another --store path")
+            case .SQLITE_READONLY:
+                return StoreError(.readOnlyViolation, path: path, "the store is opened read-only: this statement would change it, and was refused")
+            case .SQLITE_CANTOPEN:
+                return StoreError(.io, path: path, "cannot be opened (does its folder exist, and may it be written?)")
+            case .SQLITE_CORRUPT:
+                return StoreError(.notAStore, path: path, "is damaged (SQLite reports corruption)")
+            default:
+                return StoreError(.io, path: path, error.message ?? "\(error)")
+            }
+        }
+        return StoreError(.io, path: path, "\(error)")
+    }
+
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try writer.write(body) } catch { throw Self.translate(error, path: path) }
+    }
+
+    // MARK: writing
+
+    public func createExperiment(name: String, specPath: String?, specJSON: String) throws(StoreError) -> Int64 {
+        try write { db in
+            try db.execute(sql: "INSERT INTO experiments(name, spec_path, spec_json, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [name, specPath, specJSON, Date().timeIntervalSince1970])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Inserts a run (status `queued`) with its flattened parameters.
+    public func createRun(_ run: NewRun) throws(StoreError) -> Int64 {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO runs(experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+                                 epochs_planned, host, os, convlab_version, swift_version, blas)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
+                """, arguments: [run.experimentID, run.runIndex, run.variant, run.variantLabel, run.specJSON, run.specHash,
+                                 Int64(bitPattern: run.seed), run.epochsPlanned, run.provenance.host, run.provenance.os,
+                                 run.provenance.convlabVersion, run.provenance.swiftVersion, run.provenance.blas])
+            let id = db.lastInsertedRowID
+            let insert = try db.makeStatement(sql: "INSERT INTO params(run_id, key, value_text, value_real) VALUES (?, ?, ?, ?)")
+            for param in run.params { try insert.execute(arguments: [id, param.key, param.text, param.real]) }
+            return id
+        }
+    }
+
+    public func markStarted(run id: Int64) throws(StoreError) {
+        let now = Date().timeIntervalSince1970
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'running', started_at = ?, heartbeat_at = ? WHERE id = ?",
+                           arguments: [now, now, id])
+        }
+    }
+
+    /// Writes a batch of records and refreshes the run's heartbeat and progress, in one transaction.
+    public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int) throws(StoreError) {
+        try write { db in
+            let metric = try db.makeStatement(sql: "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?)")
+            for m in batch.metrics { try metric.execute(arguments: [id, m.name, m.step, m.epoch, m.value, m.wallTime]) }
+            let norm = try db.makeStatement(sql: "INSERT INTO grad_norms(run_id, step, layer, layer_kind, tensor, l2, max_abs) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for g in batch.gradientNorms { try norm.execute(arguments: [id, g.step, g.layer, g.layerKind, g.tensor, g.l2, g.maxAbs]) }
+            let check = try db.makeStatement(sql: """
+                INSERT INTO grad_checks(run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for c in batch.gradientChecks {
+                try check.execute(arguments: [id, c.step, c.layer, c.layerKind, c.tensor, c.entry, c.analytic, c.numeric,
+                                              c.absoluteError, c.relativeError, c.outcome])
+            }
+            let event = try db.makeStatement(sql: "INSERT INTO events(run_id, time, kind, message) VALUES (?, ?, ?, ?)")
+            for e in batch.events { try event.execute(arguments: [id, e.time, e.kind, e.message]) }
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ?, epochs_done = ?, steps_done = ? WHERE id = ?",
+                           arguments: [Date().timeIntervalSince1970, epochsDone, stepsDone, id])
+        }
+    }
+
+    public func finish(run id: Int64, status: RunStatus, error: String? = nil) throws(StoreError) {
+        let now = Date().timeIntervalSince1970
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ? WHERE id = ?",
+                           arguments: [status.rawValue, now, now, error, id])
+        }
+    }
+}
