@@ -27,6 +27,22 @@ public enum IDXDataset {
         return split
     }
 
+    /// The sample shape and class count, reading the image header and the training labels only.
+    public static func describe(directory: String) throws(DatasetError) -> (shape: Shape, classes: Int) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DatasetError(file: directory, problem: "no such folder",
+                               hint: "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set dataset.path to a folder of IDX files")
+        }
+        let imagePath = locate(directory, "train-images-idx3-ubyte")
+        let dimensions = try IDXReader.dimensions(imagePath)
+        guard dimensions.count == 3 else {
+            throw DatasetError(file: imagePath, problem: "expected 3 dimensions (count, rows, columns), found \(dimensions.count)")
+        }
+        let labels = try IDXReader.read(locate(directory, "train-labels-idx1-ubyte"))
+        return (Shape(channels: 1, height: dimensions[1], width: dimensions[2]), Int(labels.bytes.max() ?? 0) + 1)
+    }
+
     /// `name` or `name.gz`, whichever exists (the compressed one when neither does, for the message).
     static func locate(_ directory: String, _ name: String) -> String {
         let raw = (directory as NSString).appendingPathComponent(name)

@@ -39,7 +39,21 @@ public enum IDXReader {
         return Array(dimensions: dimensions, bytes: [UInt8](data[headerSize..<(headerSize + expected)]))
     }
 
-    private static func decompress(_ path: String) throws(DatasetError) -> [UInt8] {
+    /// The dimensions of an IDX file, reading only its header.
+    public static func dimensions(_ path: String) throws(DatasetError) -> [Int] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DatasetError(file: path, problem: "no such file",
+                               hint: "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or point dataset.path at a folder of IDX files")
+        }
+        let data = try decompress(path, limit: 4 + 4 * 4)
+        guard data.count >= 4, data[0] == 0, data[1] == 0, data[2] == 0x08, (1...4).contains(Int(data[3])),
+              data.count >= 4 + 4 * Int(data[3]) else {
+            throw DatasetError(file: path, problem: "not an IDX file of unsigned bytes")
+        }
+        return (0..<Int(data[3])).map { d in (0..<4).reduce(0) { ($0 << 8) | Int(data[4 + 4 * d + $1]) } }
+    }
+
+    private static func decompress(_ path: String, limit: Int = .max) throws(DatasetError) -> [UInt8] {
         guard let file = gzopen(path, "rb") else { throw DatasetError(file: path, problem: "cannot be opened") }
         defer { gzclose(file) }
         var output: [UInt8] = []
@@ -53,6 +67,7 @@ public enum IDXReader {
             }
             if count == 0 { break }
             output.append(contentsOf: chunk[0..<Int(count)])
+            if output.count >= limit { break }
         }
         return output
     }

@@ -1,0 +1,251 @@
+import ConvCore
+import Datasets
+import Foundation
+import RunStore
+
+/// Trains every run of a plan and records it in the store. A failed or diverged run does not
+/// stop the next; a stop request (Ctrl-C, SIGTERM) ends the current run as `interrupted` with
+/// everything logged so far kept, and leaves the runs after it marked as never started.
+public final class ExperimentRunner {
+    public let store: RunStore
+    public let reporter: any ProgressReporter
+    public let stop: StopSignal
+    /// Records are written at least this often (seconds), together with the heartbeat.
+    public var flushInterval: Double = 2
+    private var datasetCache: [String: DatasetSplit] = [:]
+
+    public init(store: RunStore, reporter: any ProgressReporter, stop: StopSignal) {
+        self.store = store
+        self.reporter = reporter
+        self.stop = stop
+    }
+
+    public func execute(_ plan: ExperimentPlan) throws(StoreError) -> [RunOutcome] {
+        let experimentID = try store.createExperiment(name: plan.name, specPath: plan.file, specJSON: plan.text)
+        let provenance = Provenance.current
+        var runIDs: [Int64] = []
+        for run in plan.runs {
+            runIDs.append(try store.createRun(NewRun(
+                experimentID: experimentID, runIndex: run.index, variant: JSONWriter.write(run.variant.json, pretty: false),
+                variantLabel: run.variant.label, specJSON: run.resolvedJSON, specHash: run.specHash, seed: run.seed,
+                epochsPlanned: run.epochs, provenance: provenance, params: run.params)))
+        }
+        var outcomes: [RunOutcome] = []
+        for (run, runID) in zip(plan.runs, runIDs) {
+            if let signal = stop.requested {
+                try store.finish(run: runID, status: .interrupted, error: "not started: the experiment was stopped by \(Provenance.signalName(signal))")
+                outcomes.append(RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: RunStatus.interrupted.rawValue,
+                                           epochsDone: 0, seconds: 0, storeFraction: 0, error: "not started"))
+                continue
+            }
+            reporter.runStarted(run, of: plan.runs.count, runID: runID)
+            let outcome = try train(run, runID: runID, runCount: plan.runs.count)
+            reporter.runFinished(outcome)
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
+    private func dataset(for run: RunPlan) throws(DatasetError) -> DatasetSplit {
+        let key = run.datasetName + JSONWriter.write(run.datasetParameters.json, pretty: false)
+            + (run.datasetPlugin.usesSeed ? "#\(run.seed)" : "")
+        if let cached = datasetCache[key] { return cached }
+        reporter.note("loading \(run.datasetName) data set…")
+        let split = try run.datasetPlugin.load(run.datasetParameters, run.seed)
+        datasetCache = [key: split]     // one data set in memory at a time
+        return split
+    }
+
+    /// One run, from `queued` to its final status.
+    func train(_ run: RunPlan, runID: Int64, runCount: Int) throws(StoreError) -> RunOutcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        func seconds(since instant: ContinuousClock.Instant) -> Double {
+            let d = clock.now - instant
+            return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        }
+        var storeSeconds = 0.0
+        var records = RecordBatch()
+        var epochsDone = 0, step = 0
+        var lastTrainLoss: Double?, lastTestAccuracy: Double?, bestTestAccuracy: Double?, lastSpeed: Double?
+
+        func event(_ kind: String, _ message: String) {
+            records.events.append(.init(time: Date().timeIntervalSince1970, kind: kind, message: message))
+        }
+        func flush() throws(StoreError) {
+            let t = clock.now
+            try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
+            records = RecordBatch()
+            storeSeconds += seconds(since: t)
+        }
+        func finish(_ status: RunStatus, _ error: String? = nil) throws(StoreError) -> RunOutcome {
+            try flush()
+            let t = clock.now
+            try store.finish(run: runID, status: status, error: error)
+            storeSeconds += seconds(since: t)
+            let total = seconds(since: started)
+            return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: status.rawValue, epochsDone: epochsDone,
+                              finalTrainLoss: lastTrainLoss, finalTestAccuracy: lastTestAccuracy, bestTestAccuracy: bestTestAccuracy,
+                              imagesPerSecond: lastSpeed, seconds: total, storeFraction: total > 0 ? storeSeconds / total : 0, error: error)
+        }
+
+        try store.markStarted(run: runID)
+        event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)")
+
+        // Data.
+        var split: DatasetSplit
+        do {
+            split = try dataset(for: run)
+        } catch {
+            event("failed", error.description)
+            return try finish(.failed, error.description)
+        }
+        var validation: LabeledImages?
+        if run.validationSplit > 0 {
+            let parts = split.train.splitValidation(fraction: run.validationSplit, seed: run.seed)
+            split.train = parts.train
+            validation = parts.validation
+        }
+        guard split.train.count > 0 else { return try finish(.failed, "the training set is empty") }
+
+        // Model.
+        let network: Network<Float>
+        do { network = try run.makeNetwork() } catch { return try finish(.failed, error.description) }
+        let trainer = Trainer(network: network, loss: run.loss, optimizer: run.optimizer.make(Float.self), replicas: run.replicas)
+        var sampler = BatchSampler(data: split.train, batchSize: run.batchSize, shuffle: run.shuffle, seed: run.seed)
+        let stepsPerEpoch = sampler.batchesPerEpoch
+        let totalSteps = stepsPerEpoch * run.epochs
+        var checkRNG = Xoshiro256(seed: run.seed, stream: 0xC4EC)
+        let wallStart = clock.now
+        var lastFlush = clock.now
+        var windowLoss = 0.0, windowImages = 0
+        var progressLoss = 0.0, progressImages = 0
+        var trainingSeconds = 0.0, trainedImages = 0
+
+        for epoch in 1...run.epochs {
+            let order = sampler.order(epoch: epoch)
+            var epochLoss = 0.0, epochCorrect = 0, epochImages = 0
+            let epochStart = clock.now
+            var epochProbeSeconds = 0.0
+            for batchIndex in 0..<stepsPerEpoch {
+                if let signal = stop.requested {
+                    event("interrupted", "stopped by \(Provenance.signalName(signal)) at step \(step) (epoch \(epoch))")
+                    return try finish(.interrupted, "stopped by \(Provenance.signalName(signal)) at step \(step)")
+                }
+                let count = sampler.gather(batchIndex, of: order)
+                if run.probes.gradientCheckEvery > 0 && step % run.probes.gradientCheckEvery == 0 {
+                    let t = clock.now
+                    records.gradientChecks += gradientCheck(network, run: run, images: sampler.images, labels: sampler.labels,
+                                                            available: count, step: step, rng: &checkRNG)
+                    epochProbeSeconds += seconds(since: t)
+                }
+                let rate = run.schedule.rate(base: run.learningRate, step: step, totalSteps: totalSteps, epoch: epoch - 1)
+                let result = sampler.images.withUnsafeBufferPointer { images in
+                    sampler.labels.withUnsafeBufferPointer { labels in
+                        trainer.step(images: images, labels: labels, batch: count, learningRate: rate)
+                    }
+                }
+                step += 1
+                guard result.sum.isFinite else {
+                    let message = "the training loss became \(result.sum.isNaN ? "NaN" : "infinite") at step \(step) (epoch \(epoch)); lower optimizer.learning_rate"
+                    event("diverged", message)
+                    return try finish(.diverged, message)
+                }
+                windowLoss += result.sum; windowImages += count
+                progressLoss += result.sum; progressImages += count
+                epochLoss += result.sum; epochCorrect += result.correct; epochImages += count
+                let elapsed = seconds(since: wallStart)
+                if step % run.probes.lossEvery == 0 {
+                    let epochPosition = Double(epoch - 1) + Double(batchIndex + 1) / Double(stepsPerEpoch)
+                    records.metrics.append(.init(name: "train_loss", step: step, epoch: epochPosition, value: windowLoss / Double(windowImages), wallTime: elapsed))
+                    records.metrics.append(.init(name: "learning_rate", step: step, epoch: epochPosition, value: rate, wallTime: elapsed))
+                    lastTrainLoss = windowLoss / Double(windowImages)
+                    windowLoss = 0; windowImages = 0
+                }
+                if run.probes.gradientNormsEvery > 0 && step % run.probes.gradientNormsEvery == 0 {
+                    records.gradientNorms += gradientNorms(network, step: step)
+                }
+                if seconds(since: lastFlush) >= flushInterval {
+                    try flush()
+                    lastFlush = clock.now
+                    let speed = Double(trainedImages + epochImages) / max(trainingSeconds + seconds(since: epochStart) - epochProbeSeconds, 1e-9)
+                    reporter.step(ProgressUpdate(
+                        runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: batchIndex + 1,
+                        stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
+                        recentLoss: progressLoss / Double(max(progressImages, 1)), imagesPerSecond: speed, elapsed: elapsed,
+                        remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)))
+                    progressLoss = 0; progressImages = 0
+                }
+            }
+            let epochSeconds = seconds(since: epochStart) - epochProbeSeconds
+            trainingSeconds += epochSeconds
+            trainedImages += epochImages
+            lastSpeed = Double(epochImages) / max(epochSeconds, 1e-9)
+            lastTrainLoss = lastTrainLoss ?? epochLoss / Double(epochImages)
+
+            var epochMetrics: [(name: String, value: Double)] = [
+                ("train_loss_epoch", epochLoss / Double(epochImages)),
+                ("train_accuracy_epoch", Double(epochCorrect) / Double(epochImages)),
+                ("images_per_second", lastSpeed ?? 0),
+            ]
+            func evaluate(_ data: LabeledImages, _ name: String) {
+                guard data.count > 0 else { return }
+                let result = data.images.withUnsafeBufferPointer { images in
+                    data.labels.withUnsafeBufferPointer { labels in
+                        trainer.evaluate(images: images, labels: labels, count: data.count, batchSize: run.evaluationBatchSize)
+                    }
+                }
+                epochMetrics.append(("\(name)_loss", result.sum / Double(data.count)))
+                epochMetrics.append(("\(name)_accuracy", Double(result.correct) / Double(data.count)))
+            }
+            if let validation { evaluate(validation, "validation") }
+            if run.evaluateTest { evaluate(split.test, "test") }
+            let elapsed = seconds(since: wallStart)
+            for metric in epochMetrics {
+                records.metrics.append(.init(name: metric.name, step: step, epoch: Double(epoch), value: metric.value, wallTime: elapsed))
+            }
+            if let accuracy = epochMetrics.first(where: { $0.name == "test_accuracy" })?.value {
+                lastTestAccuracy = accuracy
+                bestTestAccuracy = max(bestTestAccuracy ?? 0, accuracy)
+            }
+            epochsDone = epoch
+            try flush()
+            lastFlush = clock.now
+            reporter.epochFinished(ProgressUpdate(
+                runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,
+                stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
+                recentLoss: epochLoss / Double(epochImages), imagesPerSecond: lastSpeed ?? 0, elapsed: elapsed,
+                remaining: Double((totalSteps - step) * run.batchSize) / max(lastSpeed ?? 1, 1e-9)), metrics: epochMetrics)
+        }
+        event("completed", "\(epochsDone) epochs, \(step) steps")
+        return try finish(.completed)
+    }
+
+    /// L2 and max-abs of every parameter gradient (the full batch's, after the replicas are summed).
+    func gradientNorms(_ network: Network<Float>, step: Int) -> [RecordBatch.GradientNorm] {
+        network.namedParameters.map { layer, kind, parameter, gradient in
+            var sumOfSquares = 0.0, maxAbs = 0.0
+            for g in gradient.readable {
+                let v = Double(g)
+                sumOfSquares += v * v
+                maxAbs = max(maxAbs, abs(v))
+            }
+            return .init(step: step, layer: layer, layerKind: kind, tensor: parameter.name, l2: sumOfSquares.squareRoot(), maxAbs: maxAbs)
+        }
+    }
+
+    /// The engine's gradient check on the first samples of the current batch, in Float64.
+    func gradientCheck(_ network: Network<Float>, run: RunPlan, images: [Float], labels: [Int32], available: Int, step: Int,
+                       rng: inout Xoshiro256) -> [RecordBatch.GradientCheck] {
+        let batch = min(run.probes.gradientCheckBatch, available)
+        let size = run.inputShape.count
+        let checked = network.converted(to: Double.self)
+        let records = GradientChecker.check(network: checked, input: images[0..<(batch * size)].map(Double.init),
+                                            labels: Array(labels[0..<batch]), batch: batch, loss: run.loss,
+                                            options: run.probes.gradientCheck, rng: &rng)
+        return records.map {
+            .init(step: step, layer: $0.layerIndex, layerKind: $0.layerKind, tensor: $0.tensor, entry: $0.index, analytic: $0.analytic,
+                  numeric: $0.numeric, absoluteError: $0.absoluteError, relativeError: $0.relativeError, outcome: $0.outcome.rawValue)
+        }
+    }
+}

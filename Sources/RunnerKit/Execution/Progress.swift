@@ -1,0 +1,55 @@
+import Synchronization
+
+/// Where training progress goes: the command line draws it; tests collect it.
+public protocol ProgressReporter: AnyObject {
+    func runStarted(_ run: RunPlan, of total: Int, runID: Int64)
+    /// Called after every step; a reporter decides how often to show it.
+    func step(_ update: ProgressUpdate)
+    func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)])
+    func runFinished(_ outcome: RunOutcome)
+    func note(_ message: String)
+}
+
+public struct ProgressUpdate: Sendable {
+    public var runIndex: Int, runCount: Int
+    public var epoch: Int, epochs: Int
+    public var stepInEpoch: Int, stepsPerEpoch: Int
+    public var step: Int, totalSteps: Int
+    /// Mean training loss over the steps since the last update.
+    public var recentLoss: Double
+    public var imagesPerSecond: Double
+    public var elapsed: Double
+    /// Seconds left in this run at the current speed.
+    public var remaining: Double
+}
+
+/// How a run ended.
+public struct RunOutcome: Sendable {
+    public var runID: Int64
+    public var index: Int
+    public var label: String
+    public var status: RunStatusName
+    public var epochsDone: Int
+    public var finalTrainLoss: Double?
+    public var finalTestAccuracy: Double?
+    public var bestTestAccuracy: Double?
+    public var imagesPerSecond: Double?
+    public var seconds: Double
+    /// Time spent writing to the store, as a fraction of the run's time.
+    public var storeFraction: Double
+    public var error: String?
+}
+
+public typealias RunStatusName = String
+
+/// Set by a signal handler, read by the training loop between steps.
+public final class StopSignal: Sendable {
+    private let signal = Atomic<Int32>(0)
+    public init() {}
+    public func request(_ number: Int32) { signal.store(number, ordering: .relaxed) }
+    /// The signal that asked to stop, if any.
+    public var requested: Int32? {
+        let value = signal.load(ordering: .relaxed)
+        return value == 0 ? nil : value
+    }
+}

@@ -1,0 +1,164 @@
+/// `matrix` turns one spec into several runs: the Cartesian product of its axes (dotted keys,
+/// first key varying slowest), times its `seeds`. Each run's document is the spec with those
+/// keys set, validated on its own; values set by the matrix keep the matrix's line numbers.
+public struct MatrixVariant: Sendable {
+    /// The keys this run sets, in matrix order, and their values.
+    public var assignments: [(key: String, value: JSONValue)]
+    public var seed: UInt64?
+    public var document: JSONNode
+
+    /// "model.pooling=max, seed=2" ("" for a spec without a matrix).
+    public var label: String {
+        (assignments.map { "\($0.key)=\(JSONWriter.write($0.value, pretty: false).trimmingCharacters(in: ["\""]))" }
+            + (seed.map { ["seed=\($0)"] } ?? [])).joined(separator: ", ")
+    }
+
+    /// The assignments as a JSON object, for the store.
+    public var json: JSONValue {
+        .object(assignments.map { (key: $0.key, node: JSONNode($0.value)) } + (seed.map { [(key: "seed", node: JSONNode(.number(Double($0))))] } ?? []))
+    }
+}
+
+struct MatrixProblem: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
+
+struct SpecIssues: Error {
+    var issues: [SpecIssue]
+    init(_ issues: [SpecIssue]) { self.issues = issues }
+}
+
+enum MatrixExpansion {
+    enum Segment: Equatable { case key(String), index(Int) }
+
+    /// "model.layers[2].conv.filters" → [model, layers, 2, conv, filters]; nil when malformed.
+    static func parse(_ path: String) -> [Segment]? {
+        var segments: [Segment] = []
+        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
+            var rest = Substring(part)
+            guard let bracket = rest.firstIndex(of: "[") ?? Optional(rest.endIndex) else { return nil }
+            let key = rest[..<bracket]
+            guard !key.isEmpty else { return nil }
+            segments.append(.key(String(key)))
+            rest = rest[bracket...]
+            while !rest.isEmpty {
+                guard rest.first == "[", let close = rest.firstIndex(of: "]"),
+                      let index = Int(rest[rest.index(after: rest.startIndex)..<close]), index >= 0 else { return nil }
+                segments.append(.index(index))
+                rest = rest[rest.index(after: close)...]
+            }
+        }
+        return segments.isEmpty ? nil : segments
+    }
+
+    /// `root` with `value` at `segments`; objects along the way are created, and a plugin given
+    /// by name ("sgd") becomes {"plugin": "sgd"} so that its parameters can be set.
+    static func set(_ root: JSONNode, _ segments: ArraySlice<Segment>, _ value: JSONNode) -> Result<JSONNode, MatrixProblem> {
+        guard let first = segments.first else { return .success(value) }
+        let rest = segments.dropFirst()
+        switch first {
+        case .key(let key):
+            var members: [(key: String, node: JSONNode)]
+            switch root.value {
+            case .object(let m): members = m
+            case .string(let name): members = [(key: "plugin", node: JSONNode(.string(name), line: root.line, column: root.column))]
+            case .null: members = []
+            default: return .failure(MatrixProblem("\"\(key)\" cannot be set inside \(root.value.typeName)"))
+            }
+            let existing = members.firstIndex { $0.key == key }
+            let child = existing.map { members[$0].node } ?? JSONNode(.null, line: value.line, column: value.column)
+            switch set(child, rest, value) {
+            case .success(let updated):
+                if let existing { members[existing].node = updated } else { members.append((key, updated)) }
+                return .success(JSONNode(.object(members), line: root.line, column: root.column))
+            case .failure(let problem):
+                return .failure(problem)
+            }
+        case .index(let index):
+            guard case .array(var items) = root.value else { return .failure(MatrixProblem("[\(index)] needs a list, found \(root.value.typeName)")) }
+            guard index < items.count else { return .failure(MatrixProblem("index [\(index)] is past the end of a list of \(items.count)")) }
+            switch set(items[index], rest, value) {
+            case .success(let updated):
+                items[index] = updated
+                return .success(JSONNode(.array(items), line: root.line, column: root.column))
+            case .failure(let problem):
+                return .failure(problem)
+            }
+        }
+    }
+
+    static func expand(_ root: JSONNode) -> Result<[MatrixVariant], SpecIssues> {
+        guard case .object(let members) = root.value, let matrix = members.first(where: { $0.key == "matrix" })?.node else {
+            return .success([MatrixVariant(assignments: [], seed: nil, document: root)])
+        }
+        let base = JSONNode(.object(members.filter { $0.key != "matrix" }), line: root.line, column: root.column)
+        guard case .object(let axes) = matrix.value else {
+            return .failure(SpecIssues([SpecIssue(path: "matrix", line: matrix.line, column: matrix.column,
+                                       message: "must be an object of dotted keys to lists, e.g. {\"model.pooling\": [\"max\", \"avg\"], \"seeds\": [1, 2]}")]))
+        }
+        var issues: [SpecIssue] = []
+        var seeds: [UInt64]? = nil
+        var parsedAxes: [(key: String, segments: [Segment], values: [JSONNode])] = []
+        for axis in axes {
+            let path = "matrix.\(axis.key)"
+            func issue(_ message: String) { issues.append(SpecIssue(path: path, line: axis.node.line, column: axis.node.column, message: message)) }
+            guard case .array(let values) = axis.node.value, !values.isEmpty else {
+                issue("must be a non-empty list of values")
+                continue
+            }
+            if axis.key == "seeds" {
+                let parsed = values.compactMap { node -> UInt64? in
+                    if case .number(let n) = node.value, n >= 0, n == n.rounded(), n < 9e15 { return UInt64(n) }
+                    return nil
+                }
+                guard parsed.count == values.count else { issue("seeds must be integers ≥ 0"); continue }
+                seeds = parsed
+                continue
+            }
+            guard let segments = parse(axis.key) else {
+                issue("\"\(axis.key)\" is not a dotted key such as \"model.pooling\" or \"model.layers[0].conv.filters\"")
+                continue
+            }
+            guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }),
+                  section != "matrix", section != "name" else {
+                let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" }
+                let hint = { if case .key(let s) = segments[0], let close = suggestion(for: s, among: known) { "did you mean \"\(close)\"? " } else { "" } }()
+                issue("\"\(axis.key)\" does not start with a spec section; \(hint)sections: \(known.joined(separator: ", "))")
+                continue
+            }
+            parsedAxes.append((axis.key, segments, values))
+        }
+        guard issues.isEmpty else { return .failure(SpecIssues(issues)) }
+
+        var combinations: [[(key: String, segments: [Segment], value: JSONNode)]] = [[]]
+        for axis in parsedAxes {
+            combinations = combinations.flatMap { prefix in axis.values.map { prefix + [(axis.key, axis.segments, $0)] } }
+        }
+        var variants: [MatrixVariant] = []
+        for combination in combinations {
+            var document = base
+            for assignment in combination {
+                switch set(document, assignment.segments[...], assignment.value) {
+                case .success(let updated): document = updated
+                case .failure(let problem):
+                    issues.append(SpecIssue(path: "matrix.\(assignment.key)", line: assignment.value.line, column: assignment.value.column, message: problem.message))
+                }
+            }
+            let assignments = combination.map { (key: $0.key, value: $0.value.value) }
+            for seed in seeds.map({ $0.map(Optional.some) }) ?? [nil] {
+                var seeded = document
+                if let seed, case .object(var members) = seeded.value {
+                    let node = JSONNode(.number(Double(seed)), line: matrix.line, column: matrix.column)
+                    if let index = members.firstIndex(where: { $0.key == "seed" }) { members[index].node = node } else { members.append(("seed", node)) }
+                    seeded = JSONNode(.object(members), line: seeded.line, column: seeded.column)
+                }
+                variants.append(MatrixVariant(assignments: assignments, seed: seed, document: seeded))
+            }
+        }
+        guard issues.isEmpty else { return .failure(SpecIssues(issues)) }
+        return .success(variants)
+    }
+}
+
+import Foundation

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Reports
+import RunnerKit
+
+struct Plugins: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every plugin a spec may name, with its parameters, types, defaults and ranges.")
+
+    @Option(help: ArgumentHelp("Only this kind: \(PluginKind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "kind"))
+    var kind: String?
+
+    @Option(help: "table, csv, json or markdown.")
+    var format: String = "table"
+
+    func validate() throws {
+        if let kind, PluginKind(rawValue: kind) == nil {
+            throw ValidationError("unknown kind \"\(kind)\"; kinds: \(PluginKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if OutputFormat(rawValue: format) == nil { throw ValidationError("--format must be table, csv, json or markdown") }
+    }
+
+    func run() throws {
+        let format = OutputFormat(rawValue: format) ?? .table
+        let kinds = kind.flatMap(PluginKind.init(rawValue:)).map { [$0] } ?? PluginKind.allCases
+        var rows: [[String]] = []
+        for kind in kinds {
+            for plugin in PluginRegistry.builtIn.plugins(kind) {
+                rows.append([kind.rawValue, plugin.name, "", "", "", plugin.summary])
+                for parameter in plugin.parameters {
+                    rows.append([kind.rawValue, plugin.name, parameter.name, parameter.type.summary, parameter.defaultDescription, parameter.summary])
+                }
+            }
+        }
+        if kind == nil {
+            for (section, declarations) in [("spec", SpecSections.topLevel), ("model", SpecSections.model),
+                                            ("training", SpecSections.training), ("evaluation", SpecSections.evaluation)] {
+                for parameter in declarations {
+                    rows.append(["section", section, parameter.name, parameter.type.summary, parameter.defaultDescription, parameter.summary])
+                }
+            }
+        }
+        let table = Table(columns: ["kind", "name", "parameter", "type", "default", "description"], rows: rows)
+        if format == .table {
+            // Grouped, readable listing.
+            var output = ""
+            var currentKind = ""
+            for row in rows {
+                if row[0] != currentKind { currentKind = row[0]; output += "\n\(currentKind.uppercased())\n" }
+                if row[2].isEmpty { output += "  \(row[1]) — \(row[5])\n" } else {
+                    output += "      \(row[2]): \(row[3]) (default \(row[4])) — \(row[5])\n"
+                }
+            }
+            print(output.dropFirst(), terminator: "")
+        } else {
+            print(format.render(table, width: Console.width), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import ConvCore
+import Foundation
+
+@main
+struct Runner: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runner",
+        abstract: "ConvLab: train convolutional networks from JSON experiment specs and query the results.",
+        discussion: """
+        Typical session:
+          runner exec Experiments/lenet.json      train LeNet-5, max against average pooling
+          runner report                            one row per run
+          runner report --group-by model.pooling   compare the two groups
+          runner report --sql "SELECT * FROM run_final_metrics"
+
+        Every run is recorded in one SQLite file (--store, or $CONVLAB_STORE, default ./convlab.sqlite).
+        Exit codes: 0 success, 1 a run failed or diverged, 2 bad input, 130/143 stopped by Ctrl-C/SIGTERM.
+        """,
+        version: "0.1.0",
+        subcommands: [Exec.self, Validate.self, Report.self, Plugins.self, Schema.self, Bench.self]
+    )
+
+    static func main() {
+        BLASBootstrap.restartWithFastKernelsIfNeeded()
+        Self.main(nil)
+    }
+}
+
+/// OpenBLAS 0.3.21 does not recognise some newer Xeon models and falls back to its SSE3
+/// kernels, a third of the speed. It reads OPENBLAS_CORETYPE only when it is loaded, so the
+/// process restarts itself once with the variable set. A value the user set is never changed.
+enum BLASBootstrap {
+    static func restartWithFastKernelsIfNeeded() {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["OPENBLAS_CORETYPE"] == nil, environment["CONVLAB_BLAS_RESTARTED"] == nil,
+              let coreType = BLASRuntime.suggestedCoreType else { return }
+        setenv("OPENBLAS_CORETYPE", coreType, 1)
+        setenv("CONVLAB_BLAS_RESTARTED", "1", 1)
+        let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", arguments)
+        // execv returns only on failure: carry on with the slower kernels.
+    }
+}
+
+/// The store option shared by exec and report.
+struct StoreOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("SQLite file the runs are recorded in (default: $CONVLAB_STORE, else ./convlab.sqlite).",
+                                            valueName: "path"))
+    var store: String?
+
+    var path: String { store ?? ProcessInfo.processInfo.environment["CONVLAB_STORE"] ?? "convlab.sqlite" }
+}
+
+enum Console {
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+    }
+
+    static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+    /// The terminal's width, or $COLUMNS, or 120 when output is not a terminal.
+    static var width: Int {
+        var size = winsize()
+        if isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 20 { return columns }
+        return 120
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import RunnerKit
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check experiment specs without training: syntax, keys, types, ranges, plugins, shapes, data set.",
+        discussion: "Exits with 0 when every spec is valid, 2 otherwise, listing every problem with file:line:column and JSON path.")
+
+    @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))
+    var specs: [String]
+
+    func run() throws {
+        for plan in try loadPlans(specs) {
+            print("\(plan.file): valid, \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
+        }
+    }
+}
