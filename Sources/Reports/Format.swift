@@ -33,6 +33,12 @@ public enum Numbers {
         return String(format: "%dh%02dm", Int(seconds) / 3600, (Int(seconds) % 3600) / 60)
     }
 
+    /// Up to six significant digits, for reals of any size.
+    public static func compact(_ value: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "NaN" : (value > 0 ? "inf" : "-inf") }
+        return String(format: "%.6g", value)
+    }
+
     public static func integer(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "–" }
         return String(Int(value.rounded()))

@@ -51,7 +51,20 @@ public struct Table: Sendable, Equatable {
         func field(_ s: String) -> String {
             s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
-        return ([columns] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
+        // Typed values keep full precision; the display text may be rounded.
+        let cells: [[String]] = values.map { values in
+            values.map { row in
+                row.map { cell in
+                    switch cell {
+                    case .null: ""
+                    case .bool(let b): b ? "true" : "false"
+                    case .number(let n): jsonNumber(n)
+                    case .text(let s): s
+                    }
+                }
+            }
+        } ?? rows
+        return ([columns] + cells).map { $0.map(field).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
     }
 
     // MARK: Markdown

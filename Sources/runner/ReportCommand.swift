@@ -1,6 +1,150 @@
 import ArgumentParser
+import Foundation
+import Reports
+import RunStore
 
 struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Query, compare and chart runs from the store.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Query, compare and chart the runs in the store (read-only).",
+        discussion: """
+        Views:
+          runner report                                   one row per run
+          runner report --group-by model.pooling          compare groups: mean ± sd, epochs to an accuracy, gradient norms
+          runner report --run 3                           one run: spec, curves, gradient norms, gradient checks
+          runner report --history --format csv            every metric row, for plotting elsewhere
+          runner report --sql "SELECT * FROM run_final_metrics"
+          runner report --sql                             the tables, views and columns one can query
+          echo "SELECT ..." | runner report --sql -       the query from standard input
+          runner report --html report.html                one self-contained HTML file with charts
+
+        Filters combine: --experiment lenet --status completed --where "optimizer.learning_rate<0.1" --where model.pooling=max
+        (numbers compare as numbers). Spec keys are dotted paths of the resolved spec, as `runner report --sql
+        "SELECT DISTINCT key FROM params"` lists them. The store is opened read-only: nothing here changes it.
+        """)
+
+    @OptionGroup var store: StoreOption
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("Show this run in detail (given once), or only these runs (repeated).", valueName: "id"))
+    var runs: [Int64] = []
+
+    @Option(help: ArgumentHelp("Only runs of this experiment (name or id).", valueName: "name"))
+    var experiment: String?
+
+    @Option(help: ArgumentHelp("Only runs with this status: queued, running, completed, failed, interrupted, diverged.", valueName: "status"))
+    var status: [String] = []
+
+    @Option(name: .customLong("where"), help: ArgumentHelp("Only runs whose spec key compares so: key=value, key<0.1, key>=3, key!=relu.", valueName: "expr"))
+    var wheres: [String] = []
+
+    @Option(name: .customLong("group-by"), help: ArgumentHelp("Compare groups of runs by this spec key (repeat for several).", valueName: "key"))
+    var groupBy: [String] = []
+
+    @Option(help: ArgumentHelp("Accuracy whose first epoch the group view reports.", valueName: "fraction"))
+    var targetAccuracy: Double = 0.85
+
+    @Option(help: ArgumentHelp("Run one read-only SQL statement (\"-\": read it from standard input; no value: list tables and columns).", valueName: "query"))
+    var sql: String?
+
+    @Flag(help: "Every metric row of the selected runs (long format: run_id, name, step, epoch, value, wall_time).")
+    var history = false
+
+    @Option(help: "Output format: table, csv, json or markdown.")
+    var format: String = "table"
+
+    @Option(help: ArgumentHelp("Write a self-contained HTML report (charts for the selected runs and groups) to this file.", valueName: "file"))
+    var html: String?
+
+    @Option(help: ArgumentHelp("A running run silent for longer than this shows as stale.", valueName: "seconds"))
+    var staleAfter: Double = 60
+
+    func validate() throws {
+        guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be table, csv, json or markdown, not \"\(format)\"") }
+        let known = ["queued", "running", "completed", "failed", "interrupted", "diverged"]
+        for s in status where !known.contains(s) { throw ValidationError("--status \"\(s)\" is not one of \(known.joined(separator: ", "))") }
+        guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be between 0 and 1") }
+    }
+
+    func run() throws {
+        let format = OutputFormat(rawValue: format) ?? .table
+        do {
+            let reader = try StoreReader(path: store.path)
+            var reporter = Reporter(reader: reader)
+            reporter.staleAfter = staleAfter
+            var filter = RunFilter(experiment: experiment, runIDs: runs, statuses: status)
+            filter.wheres = try wheres.map { text throws(ReportError) in try WhereClause.parse(text) }
+
+            if let sql {
+                try runSQL(sql, reader: reader, format: format)
+                return
+            }
+            if try reader.query("SELECT COUNT(*) FROM runs").rows.first?.first?.double ?? 0 == 0 {
+                print("no runs yet — try `runner exec Experiments/smoke.json --store \(store.path)`")
+                return
+            }
+            if let html {
+                let text = try reporter.html(filter: filter, groupBy: groupBy, targetAccuracy: targetAccuracy)
+                do { try text.write(toFile: html, atomically: true, encoding: .utf8) } catch {
+                    throw ReportError("cannot write \(html): \(error.localizedDescription)")
+                }
+                print("wrote \(html)")
+                return
+            }
+            let document: ReportDocument
+            if history {
+                document = try reporter.history(filter)
+            } else if !groupBy.isEmpty {
+                document = try reporter.groups(by: groupBy, filter: filter, targetAccuracy: targetAccuracy)
+            } else if runs.count == 1, experiment == nil, status.isEmpty, wheres.isEmpty {
+                document = try reporter.run(runs[0], chartWidth: max(30, min(100, Console.width - 14)))
+            } else {
+                document = try reporter.runs(filter)
+            }
+            if document.sections.allSatisfy({ ($0.table?.rows.isEmpty ?? true) && $0.text == nil }) {
+                Console.error("no runs match the filters")
+                throw ExitCode(1)
+            }
+            print(document.render(format, width: Console.width), terminator: "")
+        } catch let error as StoreError {
+            Console.error("error: \(error)")
+            throw ExitCode(2)
+        } catch let error as ReportError {
+            Console.error("error: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// The value `--sql` gets when it is given without one.
+    static let listTables = "\u{1}tables"
+
+    func runSQL(_ sql: String, reader: StoreReader, format: OutputFormat) throws {
+        var query = sql == Self.listTables ? "" : sql
+        if sql == "-" { query = String(data: FileHandle.standardInput.readDataToEndOfFile(), encoding: .utf8) ?? "" }
+        query = query.trimmingCharacters(in: .whitespacesAndNewlines)
+        if query.hasSuffix(";") { query.removeLast() }
+        if query.isEmpty {
+            let catalog = try reader.catalog()
+            let table = Table(columns: ["name", "type", "columns"], rows: catalog.map { [$0.name, $0.type, $0.columns.joined(separator: ", ")] })
+            print(format.render(table, width: Console.width), terminator: "")
+            if format == .table { print("\nThe views are documented in Schemas/store.sql. Example: runner report --sql \"SELECT * FROM run_final_metrics\"") }
+            return
+        }
+        let result = try reader.query(query)
+        print(format.render(Table(query: result), width: Console.width), terminator: "")
+    }
+}
+
+extension Runner {
+    /// `--sql` with no value (last, or followed by another option) means "list the tables":
+    /// ArgumentParser options always take a value, so it gets a marker value here.
+    static func normalizedArguments(_ arguments: [String]) -> [String] {
+        var result: [String] = []
+        for (i, argument) in arguments.enumerated() {
+            if argument == "--sql", i == arguments.count - 1 || (arguments[i + 1].hasPrefix("--") && arguments[i + 1] != "-") {
+                result.append("--sql=" + Report.listTables)
+            } else {
+                result.append(argument)
+            }
+        }
+        return result
+    }
 }

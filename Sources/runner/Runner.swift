@@ -23,7 +23,7 @@ struct Runner: ParsableCommand {
 
     static func main() {
         BLASBootstrap.restartWithFastKernelsIfNeeded()
-        Self.main(nil)
+        Self.main(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
     }
 }
 

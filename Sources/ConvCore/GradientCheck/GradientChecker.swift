@@ -33,7 +33,8 @@ public struct GradientCheckRecord: Sendable, Equatable {
     public var analytic: Double
     public var numeric: Double
     public var absoluteError: Double
-    /// |a − n| / max(|a|, |n|), 0 when both are 0.
+    /// |a − n| / max(|a|, |n|, atol): relative to the gradient's size, but never to one below the
+    /// absolute tolerance, where the difference is rounding noise.
     public var relativeError: Double
     /// `skipped` when a perturbation crossed a kink (a ReLU sign or a max-pool winner changed):
     /// the finite difference is then not a derivative, and the entry is counted, not judged.
@@ -90,7 +91,7 @@ public enum GradientChecker {
             perturb(options.epsilon)
             let n = (plus - minus) / (2 * options.epsilon)
             let absolute = abs(a - n)
-            let scale = max(abs(a), abs(n))
+            let scale = max(abs(a), abs(n), options.absoluteTolerance)
             let relative = scale == 0 ? 0 : absolute / scale
             let outcome: GradientCheckRecord.Outcome =
                 !(plusSmooth && minusSmooth) ? .skipped

@@ -1,0 +1,131 @@
+import RunStore
+
+extension Reporter {
+    /// View 3: runs grouped by the values of spec keys, with mean ± standard deviation of their
+    /// final and best metrics, epochs to reach an accuracy, and mean gradient norms per layer.
+    public func groups(by keys: [String], filter: RunFilter, targetAccuracy: Double) throws(StoreError) -> ReportDocument {
+        let rows = try runRows(filter)
+        guard !rows.isEmpty else { return ReportDocument([]) }
+        let ids = rows.map(\.id)
+        let idList = ids.map { _ in "?" }.joined(separator: ", ")
+        let idArguments = ids.map { SQLValue.integer($0) }
+
+        // Each run's value of each key; a key no run has is an error worth a suggestion.
+        let keyList = keys.map { _ in "?" }.joined(separator: ", ")
+        let params = try reader.query("SELECT run_id, key, value_text FROM params WHERE run_id IN (\(idList)) AND key IN (\(keyList))",
+                                      arguments: idArguments + keys.map { .text($0) })
+        var valueOf: [Int64: [String: String]] = [:]
+        for row in params.rows {
+            guard let id = row[0].double.map({ Int64($0) }), let key = row[1].string, let value = row[2].string else { continue }
+            valueOf[id, default: [:]][key] = value
+        }
+        for key in keys where !params.rows.contains(where: { $0[1].string == key }) {
+            let known = try reader.query("SELECT DISTINCT key FROM params WHERE run_id IN (\(idList)) ORDER BY key", arguments: idArguments)
+                .rows.compactMap { $0[0].string }.filter { !$0.contains("[") }
+            let hint = closest(key, known).map { "did you mean \"\($0)\"? " } ?? ""
+            throw StoreError(.badQuery, path: reader.path, "no run has the spec key \"\(key)\"; \(hint)keys include: \(known.prefix(12).joined(separator: ", "))")
+        }
+
+        // Epoch at which each run first reached the target accuracy.
+        let reached = try reader.query("""
+            SELECT run_id, MIN(epoch) FROM metrics WHERE run_id IN (\(idList)) AND name = 'test_accuracy' AND value >= ? GROUP BY run_id
+            """, arguments: idArguments + [.real(targetAccuracy)])
+        var epochsToTarget: [Int64: Double] = [:]
+        for row in reached.rows { if let id = row[0].double, let epoch = row[1].double { epochsToTarget[Int64(id)] = epoch } }
+
+        let finalTestLoss = try reader.query("SELECT run_id, final_test_loss FROM run_final_metrics WHERE run_id IN (\(idList))", arguments: idArguments)
+        var testLoss: [Int64: Double] = [:]
+        for row in finalTestLoss.rows { if let id = row[0].double, let v = row[1].double { testLoss[Int64(id)] = v } }
+
+        // Group, in order of first appearance.
+        var order: [[String]] = []
+        var members: [[String]: [RunRow]] = [:]
+        for row in rows {
+            let label = keys.map { valueOf[row.id]?[$0] ?? "–" }
+            if members[label] == nil { order.append(label) }
+            members[label, default: []].append(row)
+        }
+
+        func stats(_ values: [Double]) -> (mean: Double, sd: Double)? {
+            guard !values.isEmpty else { return nil }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.count > 1 ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
+            return (mean, variance.squareRoot())
+        }
+        func show(_ s: (mean: Double, sd: Double)?, _ digits: Int = 4) -> String {
+            guard let s else { return "–" }
+            return Numbers.fixed(s.mean, digits) + " ± " + Numbers.fixed(s.sd, digits)
+        }
+
+        var tableRows: [[String]] = []
+        var jsonRows: [[Table.JSONCell]] = []
+        for label in order {
+            let group = members[label] ?? []
+            let finalAcc = stats(group.compactMap(\.finalTestAccuracy))
+            let bestAcc = stats(group.compactMap(\.bestTestAccuracy))
+            let trainLoss = stats(group.compactMap(\.finalTrainLoss))
+            let finalLoss = stats(group.compactMap { testLoss[$0.id] })
+            let hitting = group.compactMap { epochsToTarget[$0.id] }
+            let toTarget = stats(hitting)
+            let completed = group.filter { $0.status == "completed" }.count
+            tableRows.append(label + [String(group.count), "\(completed)", show(finalAcc), show(bestAcc), show(trainLoss), show(finalLoss),
+                                      hitting.isEmpty ? "never" : "\(show(toTarget, 1)) (\(hitting.count)/\(group.count))"])
+            jsonRows.append(label.map { .text($0) } + [.number(Double(group.count)), .number(Double(completed)),
+                            num(finalAcc?.mean), num(finalAcc?.sd), num(bestAcc?.mean), num(bestAcc?.sd),
+                            num(trainLoss?.mean), num(trainLoss?.sd), num(finalLoss?.mean), num(finalLoss?.sd),
+                            num(toTarget?.mean), .number(Double(hitting.count))])
+        }
+        let target = Numbers.fixed(targetAccuracy, 2)
+        let summary = Table(columns: keys + ["runs", "completed", "final test acc", "best test acc", "final train loss", "final test loss", "epochs to \(target)"],
+                            rows: tableRows, alignments: keys.map { _ in .left } + Array(repeating: .right, count: 7))
+        let jsonTable = Table(columns: keys + ["runs", "completed", "final_test_accuracy_mean", "final_test_accuracy_sd", "best_test_accuracy_mean",
+                                               "best_test_accuracy_sd", "final_train_loss_mean", "final_train_loss_sd", "final_test_loss_mean",
+                                               "final_test_loss_sd", "epochs_to_target_mean", "runs_reaching_target"],
+                              rows: jsonRows.map { $0.map { cell in if case .text(let s) = cell { s } else if case .number(let n) = cell { jsonNumber(n) } else { "" } } },
+                              values: jsonRows)
+
+        // Mean gradient norm per layer and tensor, averaged over each group's runs.
+        let norms = try reader.query("""
+            SELECT run_id, layer, layer_kind, tensor, AVG(l2) FROM grad_norms WHERE run_id IN (\(idList))
+            GROUP BY run_id, layer, layer_kind, tensor ORDER BY layer, tensor DESC
+            """, arguments: idArguments)
+        var tensors: [String] = []
+        var perRun: [Int64: [String: Double]] = [:]
+        for row in norms.rows {
+            guard let id = row[0].double, let layer = row[1].double, let kind = row[2].string, let tensor = row[3].string, let v = row[4].double else { continue }
+            let name = "\(Int(layer)) \(kind).\(tensor)"
+            if !tensors.contains(name) { tensors.append(name) }
+            perRun[Int64(id), default: [:]][name] = v
+        }
+        var sections: [ReportDocument.Section] = []
+        sections.append(.init(title: "Groups by \(keys.joined(separator: ", "))", table: summary, machineTable: jsonTable))
+        if !tensors.isEmpty {
+            let groupNames = order.map { $0.joined(separator: ", ") }
+            let normRows = tensors.map { tensor in
+                [tensor] + order.map { label in
+                    let values = (members[label] ?? []).compactMap { perRun[$0.id]?[tensor] }
+                    return values.isEmpty ? "–" : Numbers.scientific(values.reduce(0, +) / Double(values.count))
+                }
+            }
+            sections.append(.init(title: "Mean gradient L2 norm per layer", table: Table(columns: ["layer.tensor"] + groupNames, rows: normRows,
+                                                                                          alignments: [.left] + groupNames.map { _ in .right })))
+        }
+        return ReportDocument(sections)
+    }
+}
+
+/// The candidate closest to `word` within a few edits.
+func closest(_ word: String, _ candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var current = [i + 1]
+            for (j, cb) in b.enumerated() { current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))) }
+            previous = current
+        }
+        return previous[b.count]
+    }
+    let best = candidates.map { ($0, distance(Array(word), Array($0))) }.min { $0.1 < $1.1 }
+    guard let best, best.1 <= max(2, word.count / 3) else { return nil }
+    return best.0
+}

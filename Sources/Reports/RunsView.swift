@@ -1,0 +1,186 @@
+import Foundation
+import RunStore
+
+/// A report: one or more titled tables, plus text (charts, the spec) shown in the table format.
+public struct ReportDocument: Sendable {
+    public struct Section: Sendable {
+        public var title: String
+        public var table: Table?
+        public var text: String?
+        /// The same data for CSV and JSON when it reads differently there (numbers split into columns).
+        public var machineTable: Table?
+        public init(title: String, table: Table? = nil, text: String? = nil, machineTable: Table? = nil) {
+            self.title = title; self.table = table; self.text = text; self.machineTable = machineTable
+        }
+        var machine: Table? { machineTable ?? table }
+    }
+
+    public var sections: [Section]
+    public init(_ sections: [Section]) { self.sections = sections }
+
+    /// Tables in the chosen format; text sections only in the table format. CSV keeps sections
+    /// apart with a blank line, JSON nests them under their titles.
+    public func render(_ format: OutputFormat, width: Int) -> String {
+        switch format {
+        case .table:
+            return sections.map { section in
+                let heading = sections.count > 1 && !section.title.isEmpty ? section.title + "\n" : ""
+                return heading + (section.table.map { $0.renderText(width: width) } ?? "") + (section.text ?? "")
+            }.joined(separator: "\n")
+        case .markdown:
+            return sections.compactMap { section in
+                if let table = section.table { return (section.title.isEmpty ? "" : "## \(section.title)\n\n") + table.renderMarkdown() }
+                return section.text.map { (section.title.isEmpty ? "" : "## \(section.title)\n\n") + "```\n\($0)```\n" }
+            }.joined(separator: "\n")
+        case .csv:
+            let tables = sections.compactMap(\.machine)
+            return tables.map { $0.renderCSV() }.joined(separator: "\r\n")
+        case .json:
+            let tables = sections.filter { $0.machine != nil }
+            if tables.count == 1, let table = tables[0].machine { return table.renderJSON() }
+            return "{\n" + tables.map { section in
+                jsonString(key(section.title)) + ": " + (section.machine?.renderJSON().trimmingCharacters(in: .newlines) ?? "null")
+            }.joined(separator: ",\n") + "\n}\n"
+        }
+    }
+
+    func key(_ title: String) -> String { title.lowercased().replacingOccurrences(of: " ", with: "_").filter { $0.isLetter || $0 == "_" || $0.isNumber } }
+}
+
+/// The report views over one store.
+public struct Reporter {
+    public let reader: StoreReader
+    /// A running run whose heartbeat is older than this (seconds) shows as stale.
+    public var staleAfter: Double = 60
+    public var now: Double = Date().timeIntervalSince1970
+
+    public init(reader: StoreReader) { self.reader = reader }
+
+    struct RunRow {
+        var id: Int64, experiment: String, variant: String, variantLabel: String, status: String, heartbeat: Double?
+        var started: Double?, finished: Double?, epochsDone: Int, epochsPlanned: Int, error: String?
+        var finalTrainLoss: Double?, finalTestAccuracy: Double?, bestTestAccuracy: Double?
+        var checked: Int, passed: Int, failed: Int, skipped: Int, worstRelativeError: Double?
+    }
+
+    /// The runs matching `filter`, oldest first, with their final metrics and check summary.
+    func runRows(_ filter: RunFilter) throws(StoreError) -> [RunRow] {
+        let (condition, arguments) = filter.sql
+        let result = try reader.query("""
+            SELECT r.id, e.name, r.variant, r.variant_label, r.status, r.heartbeat_at, r.started_at, r.finished_at,
+                   r.epochs_done, r.epochs_planned, r.error,
+                   f.final_train_loss, f.final_test_accuracy, f.best_test_accuracy,
+                   COALESCE(c.checked, 0), COALESCE(c.passed, 0), COALESCE(c.failed, 0), COALESCE(c.skipped, 0), c.worst_rel_error
+            FROM runs r
+            JOIN experiments e ON e.id = r.experiment_id
+            JOIN run_final_metrics f ON f.run_id = r.id
+            LEFT JOIN (SELECT run_id, COUNT(*) AS checked, SUM(outcome = 'passed') AS passed, SUM(outcome = 'failed') AS failed,
+                              SUM(outcome = 'skipped') AS skipped, MAX(CASE WHEN outcome != 'skipped' THEN rel_error END) AS worst_rel_error
+                       FROM grad_checks WHERE run_id IN (SELECT r.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE \(condition))
+                       GROUP BY run_id) c ON c.run_id = r.id
+            WHERE \(condition)
+            ORDER BY r.id
+            """, arguments: arguments + arguments)
+        return result.rows.map { v in
+            RunRow(id: Int64(v[0].double ?? 0), experiment: v[1].string ?? "", variant: v[2].string ?? "{}", variantLabel: v[3].string ?? "",
+                   status: v[4].string ?? "", heartbeat: v[5].double, started: v[6].double, finished: v[7].double,
+                   epochsDone: Int(v[8].double ?? 0), epochsPlanned: Int(v[9].double ?? 0), error: v[10].string,
+                   finalTrainLoss: v[11].double, finalTestAccuracy: v[12].double, bestTestAccuracy: v[13].double,
+                   checked: Int(v[14].double ?? 0), passed: Int(v[15].double ?? 0), failed: Int(v[16].double ?? 0),
+                   skipped: Int(v[17].double ?? 0), worstRelativeError: v[18].double)
+        }
+    }
+
+    func displayStatus(_ row: RunRow) -> String {
+        if row.status == "running", let heartbeat = row.heartbeat, now - heartbeat > staleAfter {
+            return "stale (\(Numbers.duration(now - heartbeat)) silent)"
+        }
+        return row.status
+    }
+
+    /// The matrix keys of the runs (in first-seen order) with each run's value of them.
+    func matrixKeys(_ rows: [RunRow]) throws(StoreError) -> (keys: [String], values: [Int64: [String: String]]) {
+        var keys: [String] = []
+        for row in rows {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(row.variant.utf8)) as? [String: Any] else { continue }
+            // JSONSerialization loses key order; the label keeps it.
+            let ordered = row.variantLabel.split(separator: ",").compactMap { $0.split(separator: "=").first.map { $0.trimmingCharacters(in: .whitespaces) } }
+            for key in ordered where object[key] != nil && !keys.contains(key) { keys.append(key) }
+        }
+        guard !keys.isEmpty else { return ([], [:]) }
+        let ids = rows.map(\.id)
+        let result = try reader.query("""
+            SELECT run_id, key, value_text FROM params
+            WHERE run_id IN (\(ids.map { _ in "?" }.joined(separator: ", "))) AND key IN (\(keys.map { _ in "?" }.joined(separator: ", ")))
+            """, arguments: ids.map { .integer($0) } + keys.map { .text($0) })
+        var values: [Int64: [String: String]] = [:]
+        for row in result.rows {
+            guard let id = row[0].double.map({ Int64($0) }), let key = row[1].string, let value = row[2].string else { continue }
+            values[id, default: [:]][key] = value
+        }
+        return (keys, values)
+    }
+
+    static func shortKey(_ key: String) -> String { key.split(separator: ".").last.map(String.init) ?? key }
+
+    /// View 1: one row per run.
+    public func runs(_ filter: RunFilter) throws(StoreError) -> ReportDocument {
+        let rows = try runRows(filter)
+        let (keys, values) = try matrixKeys(rows)
+        let table = Table(
+            columns: ["run", "experiment", "variant", "status", "epochs", "train loss", "test acc", "best acc", "checks ✓/✗/skip", "worst rel err", "time"],
+            rows: rows.map { row in
+                let variant = keys.isEmpty ? (row.variantLabel.isEmpty ? "–" : row.variantLabel)
+                    : keys.map { "\(Self.shortKey($0))=\(values[row.id]?[$0] ?? "–")" }.joined(separator: " ")
+                let duration = row.started.map { (row.finished ?? row.heartbeat ?? $0) - $0 }
+                return [String(row.id), row.experiment, variant, displayStatus(row), "\(row.epochsDone)/\(row.epochsPlanned)",
+                        Numbers.fixed(row.finalTrainLoss), Numbers.fixed(row.finalTestAccuracy), Numbers.fixed(row.bestTestAccuracy),
+                        row.checked == 0 ? "–" : "\(row.passed)/\(row.failed)/\(row.skipped)",
+                        Numbers.scientific(row.worstRelativeError), Numbers.duration(duration)]
+            },
+            alignments: [.right, .left, .left, .left, .right, .right, .right, .right, .left, .right, .right],
+            values: rows.map { row in
+                let duration = row.started.map { (row.finished ?? row.heartbeat ?? $0) - $0 }
+                let variant = keys.isEmpty ? row.variantLabel : keys.map { "\($0)=\(values[row.id]?[$0] ?? "")" }.joined(separator: ", ")
+                return [.number(Double(row.id)), .text(row.experiment), .text(variant), .text(displayStatus(row)),
+                        .number(Double(row.epochsDone)), num(row.finalTrainLoss), num(row.finalTestAccuracy), num(row.bestTestAccuracy),
+                        .text("\(row.passed) passed, \(row.failed) failed, \(row.skipped) skipped"), num(row.worstRelativeError), num(duration)]
+            })
+        return ReportDocument([.init(title: "Runs", table: table)])
+    }
+
+    /// `--history`: every metric row of the selected runs.
+    public func history(_ filter: RunFilter) throws(StoreError) -> ReportDocument {
+        let (condition, arguments) = filter.sql
+        let result = try reader.query("""
+            SELECT m.run_id, m.name, m.step, m.epoch, m.value, m.wall_time
+            FROM metrics m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id = r.experiment_id
+            WHERE \(condition) ORDER BY m.run_id, m.name, m.step
+            """, arguments: arguments)
+        return ReportDocument([.init(title: "Metrics", table: Table(query: result))])
+    }
+}
+
+func num(_ value: Double?) -> Table.JSONCell { value.map { .number($0) } ?? .null }
+
+extension Table {
+    /// A query result as a table; numbers right-aligned.
+    public init(query: QueryResult) {
+        let numeric = query.columns.indices.map { c in
+            query.rows.contains { if case .real = $0[c] { true } else if case .integer = $0[c] { true } else { false } }
+        }
+        self.init(columns: query.columns,
+                  rows: query.rows.map { $0.map { if case .real(let d) = $0 { Numbers.compact(d) } else { $0.description } } },
+                  alignments: numeric.map { $0 ? .right : .left },
+                  values: query.rows.map { row in
+                      row.map { v -> JSONCell in
+                          switch v {
+                          case .null: .null
+                          case .integer(let i): .number(Double(i))
+                          case .real(let d): .number(d)
+                          case .text(let s): .text(s)
+                          }
+                      }
+                  })
+    }
+}
