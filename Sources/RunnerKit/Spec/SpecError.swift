@@ -50,6 +50,10 @@ func suggestion(for word: String, among candidates: [String]) -> String? {
         }
         return previous[b.count]
     }
+    // A name that one candidate begins (or that begins it) is most likely that candidate: conv/convolution.
+    if let prefixed = candidates.first(where: { word.count >= 3 && ($0.lowercased().hasPrefix(word.lowercased()) || word.lowercased().hasPrefix($0.lowercased())) }) {
+        return prefixed
+    }
     let lowered = Array(word.lowercased())
     let scored = candidates.map { ($0, distance(lowered, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
     guard let (best, score) = scored, score <= max(2, word.count / 3) else { return nil }
