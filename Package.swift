@@ -36,7 +36,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),

@@ -1,0 +1,102 @@
+import Foundation
+import RunStore
+import Testing
+@testable import RunnerKit
+
+/// Collects what the runner reports.
+final class RecordingReporter: ProgressReporter {
+    var started: [Int] = []
+    var epochs: [(run: Int, epoch: Int)] = []
+    var outcomes: [RunOutcome] = []
+    func runStarted(_ run: RunPlan, of total: Int, runID: Int64) { started.append(run.index) }
+    func step(_ update: ProgressUpdate) {}
+    func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)]) { epochs.append((update.runIndex, update.epoch)) }
+    func runFinished(_ outcome: RunOutcome) { outcomes.append(outcome) }
+    func note(_ message: String) {}
+}
+
+func count(_ reader: StoreReader, _ table: String, run: Int64? = nil) throws -> Int {
+    let sql = "SELECT COUNT(*) FROM \(table)" + (run.map { " WHERE \(table == "runs" ? "id" : "run_id") = \($0)" } ?? "")
+    return Int(try reader.query(sql).rows.first?.first?.double ?? -1)
+}
+
+@Suite("Training runs end to end into the store")
+struct ExperimentRunnerTests {
+    @Test("a two-run matrix on synthetic data fills every table and learns")
+    func endToEnd() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in
+            spec["training"] = ["epochs": 3, "batch_size": 16]
+            spec["optimizer"] = ["plugin": "sgd", "learning_rate": 0.1, "momentum": 0.9]
+            spec["dataset"] = ["plugin": "synthetic", "train_size": 240, "test_size": 60, "size": 8, "classes": 3, "noise": 0.1]
+            spec["matrix"] = ["model.pooling": ["max", "avg"]]
+        }, file: "t.json")
+        let reporter = RecordingReporter()
+        let runner = ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal())
+        let outcomes = try runner.execute(plan)
+        #expect(outcomes.map(\.status) == ["completed", "completed"])
+        #expect(reporter.epochs.count == 6)
+        let reader = try StoreReader(path: path)
+        for table in ["experiments", "runs", "params", "metrics", "grad_norms", "grad_checks", "events"] {
+            #expect(try count(reader, table) > 0, "\(table) is empty")
+        }
+        for outcome in outcomes {
+            let run = outcome.runID
+            // 240 / 16 = 15 steps per epoch, 45 in all: train_loss every 2 steps → 22 rows.
+            #expect(try reader.query("SELECT COUNT(*) FROM metrics WHERE run_id = \(run) AND name = 'train_loss'").rows[0][0] == .integer(22))
+            #expect(try reader.query("SELECT COUNT(*) FROM metrics WHERE run_id = \(run) AND name = 'test_accuracy'").rows[0][0] == .integer(3))
+            // Gradient checks at steps 0, 4, ..., 44: 12 checks; none may fail.
+            #expect(try reader.query("SELECT COUNT(DISTINCT step), SUM(outcome = 'failed') FROM grad_checks WHERE run_id = \(run)").rows[0]
+                    == [.integer(12), .integer(0)])
+            let status = try reader.query("SELECT status, epochs_done, steps_done, finished_at IS NOT NULL, host IS NOT NULL FROM runs WHERE id = \(run)").rows[0]
+            #expect(status == [.text("completed"), .integer(3), .integer(45), .integer(1), .integer(1)])
+            #expect(try reader.query("SELECT value_real FROM params WHERE run_id = \(run) AND key = 'optimizer.learning_rate'").rows[0][0] == .real(0.1))
+            // Chance is 1/3; the strokes are easy to tell apart once the network learns anything.
+            #expect((outcome.bestTestAccuracy ?? 0) > 0.6)
+            let losses = try reader.query("SELECT value FROM metrics WHERE run_id = \(run) AND name = 'train_loss_epoch' ORDER BY step").rows.compactMap { $0[0].double }
+            #expect(losses.count == 3 && losses[2] < losses[0])
+            #expect(outcome.storeFraction < 0.5)
+        }
+        #expect(try reader.query("SELECT value_text FROM params WHERE key = 'model.pooling' ORDER BY run_id").rows.map { $0[0] } == [.text("max"), .text("avg")])
+    }
+
+    @Test("the same spec and seed give identical losses in two runs")
+    func reproducible() throws {
+        func losses() throws -> [SQLValue] {
+            let path = temporaryPath("store.sqlite")
+            let plan = try SpecLoader.plan(text: smokeSpec(), file: "t.json")
+            let runner = ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal())
+            _ = try runner.execute(plan)
+            return try StoreReader(path: path).query("SELECT value FROM metrics WHERE name = 'train_loss' ORDER BY step").rows.map { $0[0] }
+        }
+        let first = try losses()
+        #expect(!first.isEmpty)
+        #expect(try losses() == first)
+    }
+
+    @Test("a NaN loss marks the run diverged and the next run still runs")
+    func divergence() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in
+            spec["matrix"] = ["optimizer.learning_rate": [1e30, 0.1]]
+        }, file: "t.json")
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal()).execute(plan)
+        #expect(outcomes.map(\.status) == ["diverged", "completed"])
+        #expect(outcomes[0].error?.contains("lower optimizer.learning_rate") == true)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT status FROM runs ORDER BY id").rows.map { $0[0] } == [.text("diverged"), .text("completed")])
+        #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'diverged'").rows[0][0] == .integer(1))
+    }
+
+    @Test("a stop request ends the run as interrupted, keeps its records and skips the rest")
+    func interruption() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec { $0["matrix"] = ["seeds": [1, 2]] }, file: "t.json")
+        let stop = StopSignal()
+        stop.request(SIGINT)
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: stop).execute(plan)
+        #expect(outcomes.map(\.status) == ["interrupted", "interrupted"])
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT status, error FROM runs ORDER BY id").rows.map { $0[0] } == [.text("interrupted"), .text("interrupted")])
+    }
+}
