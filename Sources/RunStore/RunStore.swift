@@ -33,6 +33,7 @@ public final class RunStore: @unchecked Sendable {
         do {
             var configuration = Configuration()
             configuration.readonly = true
+            configuration.busyMode = .timeout(60)
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             defer { try? queue.close() }
             return try queue.read { db throws -> Int? in
@@ -153,6 +154,18 @@ public final class RunStore: @unchecked Sendable {
         try write { db in
             try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ? WHERE id = ?",
                            arguments: [status.rawValue, now, now, error, id])
+        }
+    }
+}
+
+extension RunStore {
+    /// Folds the WAL into the main file and closes the connections (tests compare file bytes).
+    public func checkpointAndClose() throws(StoreError) {
+        do {
+            try writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try writer.close()
+        } catch {
+            throw Self.translate(error, path: path)
         }
     }
 }
