@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+@testable import Reports
+@testable import RunStore
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A store with four runs of two pooling modes and two learning rates, with known metrics.
+func fixtureStore() throws -> String {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-reports-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let path = folder + "/store.sqlite"
+    let store = try RunStore(path: path)
+    let experiment = try store.createExperiment(name: "lenet", specPath: "Experiments/lenet.json", specJSON: "{}")
+    let provenance = RunProvenance(host: "h", os: "o", convlabVersion: "v", swiftVersion: "s", blas: "b")
+    // (pooling, learning rate, test accuracy per epoch)
+    let runs: [(String, Double, [Double])] = [("max", 0.05, [0.80, 0.86, 0.88]), ("max", 0.01, [0.70, 0.80, 0.84]),
+                                              ("avg", 0.05, [0.78, 0.84, 0.86]), ("avg", 0.01, [0.60, 0.70, 0.78])]
+    for (index, (pooling, rate, accuracies)) in runs.enumerated() {
+        let id = try store.createRun(NewRun(
+            experimentID: experiment, runIndex: index + 1, variant: #"{"model.pooling":"\#(pooling)","optimizer.learning_rate":\#(rate)}"#,
+            variantLabel: "model.pooling=\(pooling), optimizer.learning_rate=\(rate)", specJSON: #"{"name": "lenet"}"#, specHash: "h\(index)",
+            seed: 1, epochsPlanned: 3, provenance: provenance,
+            params: [("model.pooling", pooling, nil), ("optimizer.learning_rate", "\(rate)", rate), ("name", "lenet", nil)]))
+        try store.markStarted(run: id)
+        var batch = RecordBatch()
+        for (e, accuracy) in accuracies.enumerated() {
+            batch.metrics.append(.init(name: "train_loss", step: (e + 1) * 10, epoch: Double(e + 1), value: 1 - accuracy, wallTime: Double(e)))
+            batch.metrics.append(.init(name: "test_accuracy", step: (e + 1) * 10, epoch: Double(e + 1), value: accuracy, wallTime: Double(e)))
+            batch.metrics.append(.init(name: "test_loss", step: (e + 1) * 10, epoch: Double(e + 1), value: 1.1 - accuracy, wallTime: Double(e)))
+            batch.gradientNorms.append(.init(step: (e + 1) * 10, layer: 0, layerKind: "conv", tensor: "weight", l2: pooling == "max" ? 0.4 : 0.2, maxAbs: 0.1))
+        }
+        batch.gradientChecks.append(.init(step: 0, layer: 0, layerKind: "conv", tensor: "weight", entry: 3, analytic: 1, numeric: 1.0001,
+                                          absoluteError: 1e-4, relativeError: 1e-4, outcome: "passed"))
+        batch.gradientChecks.append(.init(step: 0, layer: nil, layerKind: "input", tensor: "input", entry: 5, analytic: 0, numeric: 0.5,
+                                          absoluteError: 0.5, relativeError: 1, outcome: "skipped"))
+        try store.append(batch, run: id, epochsDone: 3, stepsDone: 30)
+        try store.finish(run: id, status: .completed)
+    }
+    return path
+}
+
+@Suite("Report views")
+struct ReportsTests {
+    @Test("the runs view: one row per run with its matrix keys, final and best metrics, check counts")
+    func runsView() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        let table = try #require(try reporter.runs(RunFilter()).sections.first?.table)
+        #expect(table.rows.count == 4)
+        #expect(table.rows[0][2] == "pooling=max learning_rate=0.05")
+        #expect(table.rows[0][3] == "completed")
+        #expect(table.rows[0][6] == "0.8800" && table.rows[0][7] == "0.8800")
+        #expect(table.rows[0][8] == "1/0/1")
+        #expect(table.rows[0][9] == "1.00e-04")     // the skipped entry's relative error of 1 does not count
+    }
+
+    @Test("numeric --where compares numbers, text --where compares text")
+    func whereFilters() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        func ids(_ clauses: [String]) throws -> [String] {
+            let filter = RunFilter(wheres: try clauses.map { text throws(ReportError) in try WhereClause.parse(text) })
+            return try #require(try reporter.runs(filter).sections.first?.table).rows.map { $0[0] }
+        }
+        #expect(try ids(["optimizer.learning_rate<0.05"]) == ["2", "4"])
+        #expect(try ids(["optimizer.learning_rate>=0.05", "model.pooling=avg"]) == ["3"])
+        #expect(try ids(["model.pooling!=max"]) == ["3", "4"])
+        #expect(throws: ReportError.self) { _ = try WhereClause.parse("just-a-key") }
+    }
+
+    @Test("the group view: mean ± sd per group, epochs to the target, gradient norms per layer")
+    func groupView() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        let document = try reporter.groups(by: ["model.pooling"], filter: RunFilter(), targetAccuracy: 0.85)
+        let table = try #require(document.sections.first?.table)
+        #expect(table.rows.map { $0[0] } == ["max", "avg"])
+        #expect(table.rows[0][1] == "2")
+        // max: final accuracies 0.88 and 0.84 → mean 0.86, sample sd 0.0283.
+        #expect(table.rows[0][3] == "0.8600 ± 0.0283")
+        // max reaches 0.85 at epoch 2 in one run, never in the other; avg at epoch 3 in one run.
+        #expect(table.rows[0][7] == "2.0 ± 0.0 (1/2)")
+        #expect(table.rows[1][7] == "3.0 ± 0.0 (1/2)")
+        let norms = try #require(document.sections.last?.table)
+        #expect(norms.rows == [["0 conv.weight", "4.00e-01", "2.00e-01"]])
+        let machine = try #require(document.sections.first?.machineTable)
+        #expect(machine.columns.contains("final_test_accuracy_sd"))
+    }
+
+    @Test("an unknown group key is an error with a suggestion")
+    func unknownGroupKey() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        #expect {
+            _ = try reporter.groups(by: ["model.poolign"], filter: RunFilter(), targetAccuracy: 0.85)
+        } throws: { error in
+            "\(error)".contains("no run has the spec key \"model.poolign\"; did you mean \"model.pooling\"?")
+        }
+    }
+
+    @Test("the run view has curves, gradient norms and checks; an unknown id is an error")
+    func runView() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        let document = try reporter.run(1)
+        let text = document.render(.table, width: 120)
+        #expect(text.contains("training loss (x: step)"))
+        #expect(text.contains("0 conv.weight"))
+        #expect(text.contains("every checked entry passed"))
+        #expect {
+            _ = try reporter.run(99)
+        } throws: { error in
+            "\(error)".contains("no run with id 99; runs are numbered 1…4")
+        }
+    }
+
+    @Test("a running run with an old heartbeat shows as stale")
+    func stale() throws {
+        let path = try fixtureStore()
+        let store = try RunStore(path: path)
+        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = heartbeat_at - 3600 WHERE id = 2") }
+        let reporter = Reporter(reader: try StoreReader(path: path))
+        let table = try #require(try reporter.runs(RunFilter(runIDs: [2])).sections.first?.table)
+        #expect(table.rows[0][3].hasPrefix("stale (1h00m silent)"))
+    }
+
+    @Test("history holds every metric row, in CSV and JSON alike")
+    func history() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        let document = try reporter.history(RunFilter(runIDs: [1]))
+        let csv = document.render(.csv, width: 80)
+        #expect(csv.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 1 + 9)
+        #expect(csv.hasPrefix("run_id,name,step,epoch,value,wall_time\r\n"))
+        let json = document.render(.json, width: 80)
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+        #expect(parsed?.count == 9)
+        // Ordered by name, then step: test_accuracy 0.80, 0.86, 0.88 come first.
+        #expect(parsed?.first?["name"] as? String == "test_accuracy")
+        #expect(parsed?.first?["value"] as? Double == 0.8)
+    }
+
+    @Test("the HTML report is well-formed XML with one curve per run and per group")
+    func html() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
+        let page = try reporter.html(filter: RunFilter(), groupBy: ["model.pooling"], targetAccuracy: 0.85)
+        final class Collector: NSObject, XMLParserDelegate {
+            var series: [String] = []
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
+                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
+            }
+        }
+        let parser = XMLParser(data: Data(page.utf8))
+        let collector = Collector()
+        parser.delegate = collector
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        #expect(collector.series.filter { $0 == "run 1 pooling=max learning_rate=0.05" }.count >= 3)   // loss, accuracy, test loss, norms
+        #expect(collector.series.contains("pooling=max (mean of 2)"))
+        #expect(collector.series.contains("pooling=avg (mean of 2)"))
+        // Self-contained: no scripts, nothing loaded from elsewhere.
+        #expect(!page.contains("<script"))
+        #expect(!page.contains("src=") && !page.contains("<link"))
+    }
+
+    @Test("tables render as aligned text, CSV with quoting, Markdown and JSON")
+    func formats() throws {
+        let table = Table(columns: ["name", "value"], rows: [["a,b", "1"], ["say \"hi\"", "22"]], alignments: [.left, .right],
+                          values: [[.text("a,b"), .number(1)], [.text("say \"hi\""), .number(22)]])
+        #expect(table.renderText() == "name      value\n────────  ─────\na,b           1\nsay \"hi\"     22\n")
+        #expect(table.renderCSV() == "name,value\r\n\"a,b\",1\r\n\"say \"\"hi\"\"\",22\r\n")
+        #expect(table.renderMarkdown() == "| name | value |\n| --- | ---: |\n| a,b | 1 |\n| say \"hi\" | 22 |\n")
+        #expect(table.renderJSON() == "[\n  {\"name\": \"a,b\", \"value\": 1},\n  {\"name\": \"say \\\"hi\\\"\", \"value\": 22}\n]\n")
+        let narrow = Table(columns: ["long"], rows: [[String(repeating: "x", count: 50)]]).renderText(width: 20)
+        #expect(narrow.components(separatedBy: "\n")[2] == String(repeating: "x", count: 19) + "…")
+    }
+
+    @Test("sparklines and line charts scale their data")
+    func charts() {
+        #expect(Chart.sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == "▁▂▃▄▅▆▇█")
+        let chart = Chart.lines([Chart.Series(name: "a", points: [(0, 0), (1, 1)]), Chart.Series(name: "b", points: [(0, 1), (1, 0)])],
+                                width: 10, height: 4)
+        #expect(chart.contains("● a   ○ b"))
+        #expect(chart.components(separatedBy: "\n")[0].hasPrefix("        1 ┤"))
+    }
+}
