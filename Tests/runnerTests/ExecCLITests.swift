@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import RunStore
+
+@Suite("runner exec, driven as a person would", .serialized)
+struct ExecCLITests {
+    @Test("exec on synthetic data: exit 0, a summary, and rows in every table")
+    func endToEnd() throws {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        let result = try runner("exec", writeSpec(folder, extra: #", "matrix": { "model.pooling": ["max", "avg"] }"#), "--store", store)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("tiny ("))
+        #expect(result.stdout.contains("FLOPs/image"))
+        #expect(result.stdout.components(separatedBy: "completed").count - 1 == 2)
+        for table in ["experiments", "runs", "params", "metrics", "grad_norms", "grad_checks", "events"] {
+            #expect(try scalar(store, "SELECT COUNT(*) > 0 FROM \(table)") == .integer(1), "\(table) is empty")
+        }
+        #expect(try scalar(store, "SELECT COUNT(*) FROM runs WHERE status = 'completed'") == .integer(2))
+        // Progress goes to standard error as plain lines when it is not a terminal.
+        #expect(result.stderr.contains("epoch 2/2"))
+    }
+
+    @Test("spec names: a bare name and a path in the wrong case both find Experiments/smoke.json")
+    func specNames() throws {
+        for name in ["smoke", "experiments/SMOKE.json", "Experiments/smoke.json"] {
+            let result = try runner("exec", name, "--dry-run", "--store", temporaryFolder() + "/s.sqlite")
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            #expect(result.stdout.contains("smoke (Experiments/smoke.json): 2 runs"))
+        }
+    }
+
+    @Test("--dry-run validates and plans without creating a store")
+    func dryRun() throws {
+        let folder = temporaryFolder()
+        let result = try runner("exec", writeSpec(folder), "--dry-run", "--store", folder + "/s.sqlite")
+        #expect(result.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/s.sqlite"))
+    }
+
+    @Test("a bad spec: exit 2, every problem with file:line:column and path, and nothing trained")
+    func badSpec() throws {
+        let folder = temporaryFolder()
+        let path = folder + "/bad.json"
+        try """
+        {
+          "name": "bad",
+          "dataset": { "plugin": "synthetic", "size": 8, "classes": 3 },
+          "model": { "layers": [ { "conv": { "filters": 2, "kernal": 3 } }, { "flatten": {} }, { "dense": { "units": 3 } } ] },
+          "trainig": { "epochs": 1 }
+        }
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try runner("exec", path, "--store", folder + "/s.sqlite")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(path):4:62: model.layers[0].conv.kernal: unknown key \"kernal\"; did you mean \"kernel\"?"))
+        #expect(result.stderr.contains("\(path):4:36: model.layers[0].conv.kernel: is required"))
+        #expect(result.stderr.contains("\(path):5:14: trainig: unknown key \"trainig\"; did you mean \"training\"?"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/s.sqlite"))
+        let syntax = folder + "/syntax.json"
+        try "{\n  \"name\": \"x\"\n  \"seed\": 1\n}".write(toFile: syntax, atomically: true, encoding: .utf8)
+        let second = try runner("validate", syntax)
+        #expect(second.status == 2)
+        #expect(second.stderr.contains("\(syntax):3:3: JSON syntax error: expected ',' or '}' after a value in an object"))
+        let missing = try runner("validate", "no-such-spec")
+        #expect(missing.status == 2 && missing.stderr.contains("no-such-spec: no such spec file; available: Experiments/"))
+    }
+
+    @Test("a diverging run is marked diverged, the next one runs, and the exit code says so")
+    func divergence() throws {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        let result = try runner("exec", writeSpec(folder, extra: #", "matrix": { "optimizer.learning_rate": [1e30, 0.1] }"#), "--store", store)
+        #expect(result.status == 1)
+        #expect(try StoreReader(path: store).query("SELECT status FROM runs ORDER BY id").rows.map { $0[0] } == [.text("diverged"), .text("completed")])
+    }
+
+    func interrupt(with signal: Int32) throws -> (Result, String) {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        let launched = try launch(["exec", writeSpec(folder, epochs: 500, trainSize: 2000, extra: #", "matrix": { "seeds": [1, 2] }"#), "--store", store])
+        let logged = waitUntil(seconds: 60) {
+            ((try? scalar(store, "SELECT COUNT(*) FROM metrics"))?.double ?? 0) > 0
+        }
+        #expect(logged, "no metrics were written")
+        kill(launched.0.processIdentifier, signal)
+        return (finish(launched), store)
+    }
+
+    @Test("Ctrl-C marks the run interrupted and keeps what was logged", arguments: [SIGINT, SIGTERM])
+    func interruptKeepsRecords(signal: Int32) throws {
+        let (result, store) = try interrupt(with: signal)
+        #expect(result.status == 128 + signal, "\(result.stderr)")
+        let reader = try StoreReader(path: store)
+        #expect(try reader.query("SELECT status FROM runs ORDER BY id").rows.map { $0[0] } == [.text("interrupted"), .text("interrupted")])
+        #expect(try reader.query("SELECT COUNT(*) > 0 FROM metrics WHERE run_id = 1").rows[0][0] == .integer(1))
+        #expect(try reader.query("SELECT COUNT(*) FROM events WHERE run_id = 1 AND kind = 'interrupted'").rows[0][0] == .integer(1))
+        #expect(try reader.query("SELECT error FROM runs WHERE id = 2").rows[0][0] == .text("not started: the experiment was stopped by \(signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM")"))
+    }
+
+    @Test("kill -9 leaves a readable store and a run that shows as stale")
+    func killNine() throws {
+        let (result, store) = try interrupt(with: SIGKILL)
+        #expect(result.status == SIGKILL)    // terminated by the signal
+        #expect(try scalar(store, "SELECT status FROM runs WHERE id = 1") == .text("running"))
+        #expect(try scalar(store, "PRAGMA quick_check") == .text("ok"))
+        let report = try runner("report", "--store", store, "--stale-after", "0")
+        #expect(report.status == 0)
+        #expect(report.stdout.contains("stale ("))
+    }
+
+    @Test("two exec processes writing one new store both finish")
+    func concurrentProcesses() throws {
+        let folder = temporaryFolder()
+        let store = folder + "/shared.sqlite"
+        let spec = writeSpec(folder, epochs: 3, extra: #", "matrix": { "seeds": [1, 2] }"#)
+        let first = try launch(["exec", spec, "--store", store])
+        let second = try launch(["exec", spec, "--store", store])
+        let results = [finish(first), finish(second)]
+        for result in results {
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(!result.stderr.lowercased().contains("locked"))
+        }
+        #expect(try scalar(store, "SELECT COUNT(*) FROM runs WHERE status = 'completed'") == .integer(4))
+        #expect(try scalar(store, "SELECT COUNT(*) FROM experiments") == .integer(2))
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+@testable import RunStore
+
+/// One store with a finished two-run experiment, shared by the report tests.
+let trainedStore: String = {
+    let folder = temporaryFolder()
+    let store = folder + "/trained.sqlite"
+    _ = try? runner("exec", writeSpec(folder, extra: #", "matrix": { "model.pooling": ["max", "avg"] }"#), "--store", store, "--quiet")
+    return store
+}()
+
+@Suite("runner report, its views and its errors", .serialized)
+struct ReportCLITests {
+    @Test("the runs table, the group comparison and one run in detail")
+    func views() throws {
+        let runs = try runner("report", "--store", trainedStore)
+        #expect(runs.status == 0)
+        #expect(runs.stdout.contains("pooling=max") && runs.stdout.contains("pooling=avg"))
+        let groups = try runner("report", "--store", trainedStore, "--group-by", "model.pooling")
+        #expect(groups.status == 0)
+        #expect(groups.stdout.contains("Groups by model.pooling") && groups.stdout.contains("Mean gradient L2 norm per layer"))
+        let detail = try runner("report", "--store", trainedStore, "--run", "1")
+        #expect(detail.status == 0)
+        #expect(detail.stdout.contains("training loss (x: step)") && detail.stdout.contains("Resolved spec"))
+    }
+
+    @Test("every view in every format", arguments: ["csv", "json", "markdown"])
+    func formats(format: String) throws {
+        for extra in [[], ["--group-by", "model.pooling"], ["--run", "2"], ["--history"]] {
+            let result = try finish(launch(["report", "--store", trainedStore, "--format", format] + extra))
+            #expect(result.status == 0, "\(extra): \(result.stderr)")
+            if format == "json" {
+                #expect((try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) != nil, "\(extra)")
+            }
+        }
+    }
+
+    @Test("--sql runs a query; `--sql -` reads it from standard input; bare --sql lists the tables")
+    func sql() throws {
+        let query = try runner("report", "--store", trainedStore, "--sql", "SELECT COUNT(*) AS n FROM runs", "--format", "csv")
+        #expect(query.stdout == "n\r\n2\r\n")
+        let piped = try runner("report", "--store", trainedStore, "--sql", "-", "--format", "csv", stdin: "SELECT key FROM params WHERE key = 'model.pooling' LIMIT 1;\n")
+        #expect(piped.stdout == "key\r\nmodel.pooling\r\n")
+        let catalog = try runner("report", "--store", trainedStore, "--sql")
+        #expect(catalog.status == 0 && catalog.stdout.contains("run_final_metrics") && catalog.stdout.contains("grad_check_summary"))
+    }
+
+    @Test("--html writes one self-contained file")
+    func html() throws {
+        let path = temporaryFolder() + "/report.html"
+        let result = try runner("report", "--store", trainedStore, "--html", path, "--group-by", "model.pooling")
+        #expect(result.status == 0)
+        let page = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("data-series=\"run 1 pooling=max\""))
+    }
+
+    @Test("bad input: one line on standard error, a non-zero exit, the store unchanged", arguments: [
+        (["--run", "99"], "no run with id 99; runs are numbered 1…2"),
+        (["--sql", "SELEC nonsense"], "SQL error: near \"SELEC\": syntax error"),
+        (["--sql", "DELETE FROM runs"], "the store is opened read-only: this statement would change it, and was refused"),
+        (["--group-by", "model.poolng"], "did you mean \"model.pooling\"?"),
+        (["--where", "oops"], "is not key=value"),
+        (["--format", "xml"], "--format must be table, csv, json or markdown"),
+    ])
+    func badInput(arguments: [String], message: String) throws {
+        let before = try scalar(trainedStore, "SELECT COUNT(*) FROM metrics")
+        let result = try finish(launch(["report", "--store", trainedStore] + arguments))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(try scalar(trainedStore, "SELECT COUNT(*) FROM runs") == .integer(2))
+        #expect(try scalar(trainedStore, "SELECT COUNT(*) FROM metrics") == before)
+    }
+
+    @Test("a missing store, an empty store and a store from a newer version")
+    func stores() throws {
+        let folder = temporaryFolder()
+        let missing = try runner("report", "--store", folder + "/none.sqlite")
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "error: \(folder)/none.sqlite: no store here; run `runner exec Experiments/smoke.json` to create one, or pass --store PATH\n")
+
+        let empty = folder + "/empty.sqlite"
+        _ = try RunStore(path: empty)
+        let emptyResult = try runner("report", "--store", empty)
+        #expect(emptyResult.status == 0)
+        #expect(emptyResult.stdout.hasPrefix("no runs yet — try `runner exec Experiments/smoke.json"))
+
+        let newer = folder + "/newer.sqlite"
+        let store = try RunStore(path: newer)
+        _ = try store.write { db in try db.execute(sql: "UPDATE meta SET value = '7' WHERE key = 'schema_version'") }
+        try store.checkpointAndClose()
+        let before = FileManager.default.contents(atPath: newer)
+        for command in [["report"], ["exec", writeSpec(folder)]] {
+            let result = try finish(launch(command + ["--store", newer]))
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("was written by a newer ConvLab (store schema 7, this build knows up to 1)"), "\(result.stderr)")
+        }
+        #expect(FileManager.default.contents(atPath: newer) == before)
+    }
+}
+
+@Suite("runner plugins and schema")
+struct PluginsCLITests {
+    @Test("plugins lists every kind with parameters and defaults")
+    func plugins() throws {
+        let result = try runner("plugins")
+        #expect(result.status == 0)
+        for kind in ["LAYER", "ACTIVATION", "POOLING", "LOSS", "OPTIMIZER", "SCHEDULE", "DATASET", "PROBE"] {
+            #expect(result.stdout.contains("\n\(kind)\n") || result.stdout.hasPrefix("\(kind)\n"), "\(kind)")
+        }
+        #expect(result.stdout.contains("kernel: integer ≥ 1 or [h, w] (default required)"))
+        let json = try runner("plugins", "--kind", "optimizer", "--format", "json")
+        #expect(json.stdout.contains("\"learning_rate\""))
+        #expect(try runner("plugins", "--kind", "nope").status != 0)
+    }
+
+    @Test("schema prints the committed Schemas/experiment.schema.json")
+    func schema() throws {
+        let result = try runner("schema")
+        let committed = try String(contentsOfFile: packageRoot + "/Schemas/experiment.schema.json", encoding: .utf8)
+        #expect(result.stdout == committed)
+    }
+
+    @Test("--help teaches: subcommands, examples, exit codes")
+    func help() throws {
+        let result = try runner("--help")
+        #expect(result.stdout.contains("exec") && result.stdout.contains("report") && result.stdout.contains("Exit codes"))
+        let report = try runner("report", "--help")
+        #expect(report.stdout.contains("--group-by") && report.stdout.contains("runner report --sql"))
+    }
+}
