@@ -96,17 +96,43 @@ enum PoolingKernels {
     @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
     static func maxForward<T: EngineScalar>(_ g: PoolingGeometry, input: UnsafeBufferPointer<T>, planes: Int,
                            output: UnsafeMutableBufferPointer<T>, argmax: UnsafeMutableBufferPointer<Int32>) {
-        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        // Locals, not the geometry's computed sizes: those divide on every use.
+        let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
+        let inPlane = g.height * width, outPlane = outHeight * outWidth
+        if g.windowHeight == 2, g.windowWidth == 2, g.strideY == 2, g.strideX == 2, g.padY == 0, g.padX == 0 {
+            // The common 2×2/2 case, unrolled: the same scan order and strict comparisons.
+            for plane in 0..<planes {
+                let x = input.baseAddress! + plane * inPlane
+                let base = plane * outPlane
+                for i in 0..<outHeight {
+                    let top = 2 * i * width, bottom = top + width
+                    for j in 0..<outWidth {
+                        var bestIndex = top + 2 * j
+                        var best = x[bestIndex]
+                        @inline(__always) func consider(_ candidate: Int) {
+                            let value = x[candidate]
+                            if value > best { best = value; bestIndex = candidate }
+                        }
+                        consider(top + 2 * j + 1)
+                        consider(bottom + 2 * j)
+                        consider(bottom + 2 * j + 1)
+                        output[base + i * outWidth + j] = best
+                        argmax[base + i * outWidth + j] = Int32(bestIndex)
+                    }
+                }
+            }
+            return
+        }
         for plane in 0..<planes {
             let x = input.baseAddress! + plane * inPlane
-            for i in 0..<g.outputHeight {
+            for i in 0..<outHeight {
                 let rows = g.span(i, stride: g.strideY, pad: g.padY, window: g.windowHeight, size: g.height)
-                for j in 0..<g.outputWidth {
+                for j in 0..<outWidth {
                     let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
                     var best = -T.infinity
-                    var bestIndex = rows.lowerBound * g.width + cols.lowerBound
+                    var bestIndex = rows.lowerBound * width + cols.lowerBound
                     for r in rows {
-                        let line = r * g.width
+                        let line = r * width
                         for c in cols {
                             let value = x[line + c]
                             let wins = value > best      // strict: the first maximum wins
@@ -114,7 +140,7 @@ enum PoolingKernels {
                             bestIndex = wins ? line + c : bestIndex
                         }
                     }
-                    let o = plane * outPlane + i * g.outputWidth + j
+                    let o = plane * outPlane + i * outWidth + j
                     output[o] = x[bestIndex]
                     argmax[o] = Int32(bestIndex)
                 }
@@ -126,7 +152,9 @@ enum PoolingKernels {
     @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
     static func maxBackward<T: EngineScalar>(_ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<T>, argmax: UnsafeBufferPointer<Int32>,
                             planes: Int, inputGradient: UnsafeMutableBufferPointer<T>) {
-        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        // Locals, not the geometry's computed sizes: those divide on every use.
+        let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
+        let inPlane = g.height * width, outPlane = outHeight * outWidth
         inputGradient.update(repeating: 0)
         for plane in 0..<planes {
             let dx = inputGradient.baseAddress! + plane * inPlane
@@ -140,16 +168,18 @@ enum PoolingKernels {
 
     @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
     static func averageForward<T: EngineScalar>(_ g: PoolingGeometry, input: UnsafeBufferPointer<T>, planes: Int, output: UnsafeMutableBufferPointer<T>) {
-        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        // Locals, not the geometry's computed sizes: those divide on every use.
+        let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
+        let inPlane = g.height * width, outPlane = outHeight * outWidth
         for plane in 0..<planes {
             let x = input.baseAddress! + plane * inPlane
-            for i in 0..<g.outputHeight {
+            for i in 0..<outHeight {
                 let rows = g.span(i, stride: g.strideY, pad: g.padY, window: g.windowHeight, size: g.height)
-                for j in 0..<g.outputWidth {
+                for j in 0..<outWidth {
                     let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
                     var sum: T = 0
-                    for r in rows { for c in cols { sum += x[r * g.width + c] } }
-                    output[plane * outPlane + i * g.outputWidth + j] = sum / T(rows.count * cols.count)
+                    for r in rows { for c in cols { sum += x[r * width + c] } }
+                    output[plane * outPlane + i * outWidth + j] = sum / T(rows.count * cols.count)
                 }
             }
         }
@@ -159,16 +189,18 @@ enum PoolingKernels {
     @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
     static func averageBackward<T: EngineScalar>(_ g: PoolingGeometry, outputGradient: UnsafeBufferPointer<T>, planes: Int,
                                 inputGradient: UnsafeMutableBufferPointer<T>) {
-        let inPlane = g.height * g.width, outPlane = g.outputHeight * g.outputWidth
+        // Locals, not the geometry's computed sizes: those divide on every use.
+        let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
+        let inPlane = g.height * width, outPlane = outHeight * outWidth
         inputGradient.update(repeating: 0)
         for plane in 0..<planes {
             let dx = inputGradient.baseAddress! + plane * inPlane
-            for i in 0..<g.outputHeight {
+            for i in 0..<outHeight {
                 let rows = g.span(i, stride: g.strideY, pad: g.padY, window: g.windowHeight, size: g.height)
-                for j in 0..<g.outputWidth {
+                for j in 0..<outWidth {
                     let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
-                    let share = outputGradient[plane * outPlane + i * g.outputWidth + j] / T(rows.count * cols.count)
-                    for r in rows { for c in cols { dx[r * g.width + c] += share } }
+                    let share = outputGradient[plane * outPlane + i * outWidth + j] / T(rows.count * cols.count)
+                    for r in rows { for c in cols { dx[r * width + c] += share } }
                 }
             }
         }
