@@ -19,12 +19,28 @@ extension Reporter {
         body += "<h2>Runs</h2>\n" + htmlTable(try runs(filter).sections[0].table)
 
         let idList = ids.map { _ in "?" }.joined(separator: ", ")
-        let metrics = try reader.query("SELECT run_id, name, step, epoch, value FROM metrics WHERE run_id IN (\(idList)) AND name IN ('train_loss', 'test_accuracy', 'test_loss', 'validation_accuracy') ORDER BY run_id, step",
-                                       arguments: ids.map { .integer($0) })
+        // A chart is 420 pixels wide, so each run's training-loss curve is thinned to about 300
+        // points in SQL (every k-th record, k from the run's recording interval and length):
+        // a store of a million rows draws as fast as a small one.
         var curves: [String: [Int64: [(Double, Double)]]] = [:]
-        for m in metrics.rows {
-            guard let id = m[0].double, let name = m[1].string, let step = m[2].double, let epoch = m[3].double, let value = m[4].double else { continue }
-            curves[name, default: [:]][Int64(id), default: []].append((name == "train_loss" ? step : epoch, value))
+        let intervals = try reader.query("""
+            SELECT r.id, r.steps_done, COALESCE(p.value_real, 1) FROM runs r
+            LEFT JOIN params p ON p.run_id = r.id AND p.key = 'probes.loss.every' WHERE r.id IN (\(idList))
+            """, arguments: ids.map { .integer($0) })
+        for row in intervals.rows {
+            guard let id = row[0].double.map({ Int64($0) }), let steps = row[1].double, let every = row[2].double else { continue }
+            let stride = Int64(every) * Int64(max(1, (steps / every / 300).rounded(.up)))
+            // Two queries, so that each is a range of the (run_id, name, step) index.
+            let points = try reader.query("""
+                SELECT name, step, epoch, value FROM metrics WHERE run_id = ? AND name = 'train_loss' AND step % ? = 0
+                UNION ALL
+                SELECT name, step, epoch, value FROM metrics WHERE run_id = ? AND name IN ('test_accuracy', 'test_loss', 'validation_accuracy')
+                ORDER BY step
+                """, arguments: [.integer(id), .integer(stride), .integer(id)])
+            for m in points.rows {
+                guard let name = m[0].string, let step = m[1].double, let epoch = m[2].double, let value = m[3].double else { continue }
+                curves[name, default: [:]][id, default: []].append((name == "train_loss" ? step : epoch, value))
+            }
         }
         func runSeries(_ name: String) -> [SVGSeries] {
             rows.compactMap { row in curves[name]?[row.id].map { SVGSeries(name: label(row), points: $0) } }
@@ -64,8 +80,18 @@ extension Reporter {
             if document.sections.count > 1 { body += "<h3>Mean gradient L2 norm per layer</h3>\n" + htmlTable(document.sections[1].table) }
         }
 
-        let norms = try reader.query("SELECT run_id, layer, layer_kind, tensor, step, l2 FROM grad_norms WHERE run_id IN (\(idList)) ORDER BY layer, tensor DESC, run_id, step",
-                                     arguments: ids.map { .integer($0) })
+        // Thinned like the loss curves: about 300 points per run and tensor.
+        var normRows: [[SQLValue]] = []
+        for row in intervals.rows {
+            guard let id = row[0].double.map({ Int64($0) }), let steps = row[1].double else { continue }
+            let every = try reader.query("SELECT value_real FROM params WHERE run_id = ? AND key = 'probes.grad_norms.every'",
+                                         arguments: [.integer(id)]).rows.first?.first?.double ?? 1
+            let stride = Int64(max(every, 1)) * Int64(max(1, (steps / max(every, 1) / 300).rounded(.up)))
+            normRows += try reader.query("""
+                SELECT run_id, layer, layer_kind, tensor, step, l2 FROM grad_norms WHERE run_id = ? AND step % ? = 0 ORDER BY layer, tensor DESC, step
+                """, arguments: [.integer(id), .integer(stride)]).rows
+        }
+        let norms = QueryResult(columns: ["run_id", "layer", "layer_kind", "tensor", "step", "l2"], rows: normRows)
         var normOrder: [String] = []
         var normCurves: [String: [Int64: [(Double, Double)]]] = [:]
         for n in norms.rows {
@@ -126,7 +152,7 @@ extension Reporter {
         for (i, s) in series.enumerated() {
             let color = Self.palette[i % Self.palette.count]
             let points = s.points.filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
-                .map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
+                .map { coordinate(px($0.0)) + "," + coordinate(py($0.1)) }.joined(separator: " ")
             svg += "<polyline data-series=\"\(escape(s.name))\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\"/>\n"
         }
         svg += "</svg>\n<figcaption>" + series.enumerated().map { i, s in
@@ -174,6 +200,13 @@ extension Reporter {
 
         """
     }
+}
+
+/// A pixel coordinate with one decimal, without the cost of String(format:) per point.
+func coordinate(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    let sign = tenths < 0 ? "-" : ""
+    return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
 }
 
 func escape(_ text: String) -> String {
