@@ -79,7 +79,9 @@ struct EngineBench: ParsableCommand {
         print(String(format: "  1 replica on 1 thread     %8.0f images/s", one))
 
         print("\nper layer, 1 thread, batch \(batch) (backward of layer 0 skips its input gradient, as in training):")
-        print(perLayer(network, images: images).renderText(width: Console.width), terminator: "")
+        let (table, layersAlone) = perLayer(network, images: images)
+        print(table.renderText(width: Console.width), terminator: "")
+        print(String(format: "(the layers alone, one after the other: %.0f images/s on one core)", layersAlone))
 
         let double = network.converted(to: Double.self)
         var checkRNG = Xoshiro256(seed: 2)
@@ -103,10 +105,12 @@ struct EngineBench: ParsableCommand {
         }
     }
 
-    func perLayer(_ network: Network<Float>, images: [Float]) -> Table {
+    /// The per-layer table, and the images/s the summed layer times imply.
+    func perLayer(_ network: Network<Float>, images: [Float]) -> (Table, Double) {
         setBLASThreads(1)
         let repetitions = 200
         var rows: [[String]] = []
+        var layersAlone = 0.0
         images.withUnsafeBufferPointer { x in
             var inputs: [UnsafeBufferPointer<Float>] = []
             var activation = x
@@ -114,7 +118,6 @@ struct EngineBench: ParsableCommand {
                 inputs.append(activation)
                 activation = layer.forward(activation, batch: batch, mode: .training)
             }
-            var deltas: [UnsafeBufferPointer<Float>] = []
             var totalForward = 0.0, totalBackward = 0.0
             for (index, layer) in network.layers.enumerated() {
                 let gradient = [Float](repeating: 0.01, count: batch * layer.outputShape.count)
@@ -122,7 +125,6 @@ struct EngineBench: ParsableCommand {
                 let backward = gradient.withUnsafeBufferPointer { g in
                     measure { for _ in 0..<repetitions { _ = layer.backward(g, batch: batch, needsInputGradient: index > 0) } }
                 } / Double(repetitions)
-                deltas.append(activation)
                 totalForward += forward
                 totalBackward += backward
                 let f = Double(layer.forwardFLOPsPerSample * batch)
@@ -132,10 +134,10 @@ struct EngineBench: ParsableCommand {
                              String(format: "%.3f", backward * 1e3), b == 0 ? "" : String(format: "%.1f", b / backward / 1e9)])
             }
             rows.append(["", "total", "", String(format: "%.3f", totalForward * 1e3), "", String(format: "%.3f", totalBackward * 1e3), ""])
-            rows.append(["", "", "", "", "", String(format: "→ %.0f images/s on one core, layers alone", Double(batch) / (totalForward + totalBackward)), ""])
+            layersAlone = Double(batch) / (totalForward + totalBackward)
         }
-        return Table(columns: ["#", "layer", "output", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"], rows: rows,
-                     alignments: [.right, .left, .left, .right, .right, .right, .right])
+        return (Table(columns: ["#", "layer", "output", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"], rows: rows,
+                      alignments: [.right, .left, .left, .right, .right, .right, .right]), layersAlone)
     }
 }
 
