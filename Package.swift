@@ -26,20 +26,21 @@ let package = Package(
             dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: engineFlags
         ),
+        .target(name: "TextKit"),
         .target(name: "Datasets", dependencies: ["ConvCore", "CZlib"]),
         .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore"]),
-        .target(name: "Reports", dependencies: ["RunStore"]),
+        .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore", "TextKit"]),
+        .target(name: "Reports", dependencies: ["RunStore", "TextKit"]),
         .executableTarget(
             name: "runner",
-            dependencies: ["RunnerKit", "Reports", "RunStore", "ConvCore", "Datasets",
+            dependencies: ["RunnerKit", "Reports", "RunStore", "ConvCore", "Datasets", "TextKit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore"]),
+        .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore", "TextKit"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "TextKit"]),
         .testTarget(name: "runnerTests", dependencies: ["RunStore"]),
     ],
     swiftLanguageModes: [.v6]

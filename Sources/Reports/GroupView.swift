@@ -1,3 +1,4 @@
+import TextKit
 import RunStore
 
 extension Reporter {
@@ -22,7 +23,7 @@ extension Reporter {
         for key in keys where !params.rows.contains(where: { $0[1].string == key }) {
             let known = try reader.query("SELECT DISTINCT key FROM params WHERE run_id IN (\(idList)) ORDER BY key", arguments: idArguments)
                 .rows.compactMap { $0[0].string }.filter { !$0.contains("[") }
-            let hint = closest(key, known).map { "did you mean \"\($0)\"? " } ?? ""
+            let hint = closestMatch(to: key, among: known).map { "did you mean \"\($0)\"? " } ?? ""
             throw StoreError(.badQuery, path: reader.path, "no run has the spec key \"\(key)\"; \(hint)keys include: \(known.prefix(12).joined(separator: ", "))")
         }
 
@@ -81,7 +82,7 @@ extension Reporter {
         let jsonTable = Table(columns: keys + ["runs", "completed", "final_test_accuracy_mean", "final_test_accuracy_sd", "best_test_accuracy_mean",
                                                "best_test_accuracy_sd", "final_train_loss_mean", "final_train_loss_sd", "final_test_loss_mean",
                                                "final_test_loss_sd", "epochs_to_target_mean", "runs_reaching_target"],
-                              rows: jsonRows.map { $0.map { cell in if case .text(let s) = cell { s } else if case .number(let n) = cell { jsonNumber(n) } else { "" } } },
+                              rows: jsonRows.map { $0.map { cell in if case .text(let s) = cell { s } else if case .number(let n) = cell { JSONWriter.number(n) } else { "" } } },
                               values: jsonRows)
 
         // Mean gradient norm per layer and tensor, averaged over each group's runs.
@@ -112,20 +113,4 @@ extension Reporter {
         }
         return ReportDocument(sections)
     }
-}
-
-/// The candidate closest to `word` within a few edits.
-func closest(_ word: String, _ candidates: [String]) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var previous = Array(0...b.count)
-        for (i, ca) in a.enumerated() {
-            var current = [i + 1]
-            for (j, cb) in b.enumerated() { current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))) }
-            previous = current
-        }
-        return previous[b.count]
-    }
-    let best = candidates.map { ($0, distance(Array(word), Array($0))) }.min { $0.1 < $1.1 }
-    guard let best, best.1 <= max(2, word.count / 3) else { return nil }
-    return best.0
 }

@@ -1,3 +1,4 @@
+import TextKit
 import Foundation
 import RunStore
 
@@ -39,7 +40,7 @@ public struct ReportDocument: Sendable {
             let tables = sections.filter { $0.machine != nil }
             if tables.count == 1, let table = tables[0].machine { return table.renderJSON() }
             return "{\n" + tables.map { section in
-                jsonString(key(section.title)) + ": " + (section.machine?.renderJSON().trimmingCharacters(in: .newlines) ?? "null")
+                JSONWriter.quote(key(section.title)) + ": " + (section.machine?.renderJSON().trimmingCharacters(in: .newlines) ?? "null")
             }.joined(separator: ",\n") + "\n}\n"
         }
     }

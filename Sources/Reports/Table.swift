@@ -1,4 +1,5 @@
 import Foundation
+import TextKit
 
 /// A table of text cells that renders as an aligned terminal table, CSV, JSON or Markdown.
 public struct Table: Sendable, Equatable {
@@ -58,7 +59,7 @@ public struct Table: Sendable, Equatable {
                     switch cell {
                     case .null: ""
                     case .bool(let b): b ? "true" : "false"
-                    case .number(let n): jsonNumber(n)
+                    case .number(let n): JSONWriter.number(n)
                     case .text(let s): s
                     }
                 }
@@ -87,39 +88,18 @@ public struct Table: Sendable, Equatable {
                     switch values[r][c] {
                     case .null: value = "null"
                     case .bool(let b): value = b ? "true" : "false"
-                    case .number(let n): value = n.isFinite ? jsonNumber(n) : "null"
-                    case .text(let s): value = jsonString(s)
+                    case .number(let n): value = n.isFinite ? JSONWriter.number(n) : "null"
+                    case .text(let s): value = JSONWriter.quote(s)
                     }
                 } else {
-                    value = jsonString(rows[r][c])
+                    value = JSONWriter.quote(rows[r][c])
                 }
-                return "\(jsonString(columns[c])): \(value)"
+                return "\(JSONWriter.quote(columns[c])): \(value)"
             }
             return "  {" + fields.joined(separator: ", ") + "}"
         }
         return "[\n" + body.joined(separator: ",\n") + (body.isEmpty ? "]\n" : "\n]\n")
     }
-}
-
-func jsonNumber(_ n: Double) -> String {
-    if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
-    return "\(n)"
-}
-
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 extension String {

@@ -2,6 +2,7 @@ import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TextKit
 
 /// Collects what the runner reports.
 final class RecordingReporter: ProgressReporter {

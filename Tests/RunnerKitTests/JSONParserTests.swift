@@ -1,5 +1,6 @@
 import Testing
 @testable import RunnerKit
+import TextKit
 
 @Suite("JSON parser keeps positions and reports syntax errors where they are")
 struct JSONParserTests {

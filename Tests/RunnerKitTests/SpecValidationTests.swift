@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunnerKit
+import TextKit
 
 @Suite("Spec validation: every problem with its JSON path, line and a way to fix it")
 struct SpecValidationTests {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import RunnerKit
+import TextKit
 
 /// The package root, found from this file's path.
 let packageRoot: String = {

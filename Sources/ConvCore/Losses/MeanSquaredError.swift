@@ -6,17 +6,10 @@ public struct MeanSquaredError: LossFunction {
     public init() {}
     public var name: String { "mse" }
 
+    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
     public func evaluate<T: EngineScalar>(
         _ output: UnsafeBufferPointer<T>, labels: UnsafeBufferPointer<Int32>, batch: Int, classes: Int,
         normalizer: Int, gradient: UnsafeMutableBufferPointer<T>?
-    ) -> LossResult {
-        Self.run(output, labels, batch, classes, normalizer, gradient)
-    }
-
-    @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
-    static func run<T: EngineScalar>(
-        _ output: UnsafeBufferPointer<T>, _ labels: UnsafeBufferPointer<Int32>, _ batch: Int, _ classes: Int,
-        _ normalizer: Int, _ gradient: UnsafeMutableBufferPointer<T>?
     ) -> LossResult {
         var result = LossResult()
         let gradientScale = 2 / (T(classes) * T(normalizer))

@@ -1,3 +1,5 @@
+import TextKit
+
 /// The type of a spec parameter: what validation accepts, what the JSON Schema says, what
 /// `runner plugins` prints.
 public indirect enum ParameterType: Sendable, Equatable {

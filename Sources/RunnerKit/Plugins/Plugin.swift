@@ -1,3 +1,4 @@
+import TextKit
 import ConvCore
 import Datasets
 

@@ -123,7 +123,7 @@ enum MatrixExpansion {
             guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }),
                   section != "matrix", section != "name" else {
                 let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" }
-                let hint = { if case .key(let s) = segments[0], let close = suggestion(for: s, among: known) { "did you mean \"\(close)\"? " } else { "" } }()
+                let hint = { if case .key(let s) = segments[0], let close = closestMatch(to: s, among: known) { "did you mean \"\(close)\"? " } else { "" } }()
                 issue("\"\(axis.key)\" does not start with a spec section; \(hint)sections: \(known.joined(separator: ", "))")
                 continue
             }
@@ -161,4 +161,5 @@ enum MatrixExpansion {
     }
 }
 
+import TextKit
 import Foundation

@@ -1,3 +1,5 @@
+import TextKit
+
 /// Generates `Schemas/experiment.schema.json` (JSON Schema 2020-12) from the same declarations
 /// that validate specs, so the schema editors use and the validator never disagree.
 public enum SchemaGenerator {

@@ -1,3 +1,5 @@
+import TextKit
+
 /// The keys of an experiment spec outside the plugins: the same declarations validate specs,
 /// print in `runner plugins`, and generate `Schemas/experiment.schema.json`.
 public enum SpecSections {

@@ -1,3 +1,5 @@
+import TextKit
+
 /// Checks a spec document against the declarations (sections and plugins) and resolves it:
 /// every default filled in, every plugin reference in canonical form, every problem collected
 /// with its JSON path and position rather than stopping at the first.
@@ -39,7 +41,7 @@ struct SpecValidator {
         }
         let known = declarations.map(\.name)
         for member in members where !known.contains(member.key) {
-            let hint = suggestion(for: member.key, among: known).map { "; did you mean \"\($0)\"?" } ?? ""
+            let hint = closestMatch(to: member.key, among: known).map { "; did you mean \"\($0)\"?" } ?? ""
             report(Self.join(path, member.key), member.node,
                    "unknown key \"\(member.key)\"\(hint) (\(path.isEmpty ? "the spec" : path) accepts: \(known.joined(separator: ", ")))")
         }
@@ -99,7 +101,7 @@ struct SpecValidator {
             return node
         case .choice(let options):
             guard case .string(let s) = node.value, options.contains(s) else {
-                if case .string(let s) = node.value, let close = suggestion(for: s, among: options) {
+                if case .string(let s) = node.value, let close = closestMatch(to: s, among: options) {
                     return fail("one of \(options.map { "\"\($0)\"" }.joined(separator: ", ")) (did you mean \"\(close)\"?)")
                 }
                 return fail("one of \(options.map { "\"\($0)\"" }.joined(separator: ", "))")
@@ -171,7 +173,7 @@ struct SpecValidator {
             return node
         }
         guard let plugin = registry.plugin(kind, name) else {
-            let hint = suggestion(for: name, among: known).map { "did you mean \"\($0)\"? " } ?? ""
+            let hint = closestMatch(to: name, among: known).map { "did you mean \"\($0)\"? " } ?? ""
             report(path, node, "unknown \(kind.rawValue) \"\(name)\"; \(hint)known: \(known.joined(separator: ", "))")
             return node
         }
@@ -196,7 +198,7 @@ struct SpecValidator {
                 continue
             }
             guard let plugin = registry.plugin(.layer, member.key) else {
-                let hint = suggestion(for: member.key, among: known).map { "did you mean \"\($0)\"? " } ?? ""
+                let hint = closestMatch(to: member.key, among: known).map { "did you mean \"\($0)\"? " } ?? ""
                 report(itemPath, item, "unknown layer \"\(member.key)\"; \(hint)known: \(known.joined(separator: ", "))")
                 continue
             }
@@ -215,7 +217,7 @@ struct SpecValidator {
         }
         let known = registry.names(.probe)
         for member in members where !known.contains(member.key) {
-            let hint = suggestion(for: member.key, among: known).map { "did you mean \"\($0)\"? " } ?? ""
+            let hint = closestMatch(to: member.key, among: known).map { "did you mean \"\($0)\"? " } ?? ""
             report(Self.join(path, member.key), member.node, "unknown probe \"\(member.key)\"; \(hint)known: \(known.joined(separator: ", "))")
         }
         var resolved: [(key: String, node: JSONNode)] = []
