@@ -30,8 +30,15 @@ public enum IDXReader {
         let dimensions = (0..<rank).map { d in
             (0..<4).reduce(0) { ($0 << 8) | Int(data[4 + 4 * d + $1]) }
         }
-        let expected = dimensions.reduce(1, *)
         let available = data.count - headerSize
+        var expected = 1
+        for dimension in dimensions {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int(Int32.max) * 4 else {
+                throw DatasetError(file: path, problem: "the header's sizes (\(dimensions.map(String.init).joined(separator: "×"))) are impossible for an IDX file")
+            }
+            expected = product
+        }
         guard available >= expected else {
             throw DatasetError(file: path, problem: "truncated: the header promises \(expected) bytes of data (\(dimensions.map(String.init).joined(separator: "×"))), the file holds \(available)",
                                hint: "download or reinstall the file")

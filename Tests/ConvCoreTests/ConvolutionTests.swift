@@ -45,7 +45,9 @@ struct ConvolutionTests {
     static let shapes: [Case] = [
         Case(channels: 1, height: 28, width: 28, filters: 6, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, batch: 3),
         Case(channels: 6, height: 14, width: 14, filters: 16, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 0, padW: 0, batch: 2),
+        // r = (9 + 2 − 3) mod 2 = 0 across, (7 − 2) mod 3 = 2 down the columns.
         Case(channels: 3, height: 9, width: 7, filters: 4, kernelH: 3, kernelW: 2, strideH: 2, strideW: 3, padH: 1, padW: 0, batch: 2),
+        Case(channels: 2, height: 8, width: 10, filters: 3, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padH: 1, padW: 1, batch: 2),
         Case(channels: 2, height: 8, width: 11, filters: 5, kernelH: 4, kernelW: 3, strideH: 3, strideW: 2, padH: 2, padW: 1, batch: 1),
         Case(channels: 2, height: 5, width: 5, filters: 3, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 0, padW: 0, batch: 4),
     ]

@@ -99,6 +99,17 @@ struct IDXTests {
         }
     }
 
+    @Test("absurd header sizes are an error, not an overflow")
+    func absurdHeader() {
+        let folder = writeDataset(gzip: false)
+        write([0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2], to: folder + "/train-images-idx3-ubyte", gzip: false)
+        #expect {
+            _ = try IDXDataset.load(directory: folder)
+        } throws: { error in
+            "\(error)".contains("the header's sizes (4294967295×4294967295×4294967295) are impossible for an IDX file")
+        }
+    }
+
     @Test("image and label counts must agree")
     func countMismatch() {
         let folder = writeDataset(gzip: true)

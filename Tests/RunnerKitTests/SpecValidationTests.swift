@@ -87,6 +87,20 @@ struct SpecValidationTests {
         #expect(issue?.line == line)
     }
 
+    @Test("sizes that would exhaust memory are refused before anything is allocated")
+    func hugeSizes() {
+        var issues = planIssues(smokeSpec { spec in spec["model"] = ["layers": [["conv": ["filters": 2, "kernel": 1e300]], ["flatten": [:]], ["dense": ["units": 3]]]] })
+        #expect(issues.contains { $0.path == "model.layers[0].conv.kernel" && $0.message.contains("an integer in [1, 4096]") })
+        issues = planIssues(smokeSpec { spec in
+            spec["model"] = ["layers": [["flatten": [:]], ["dense": ["units": 1_000_000]], ["dense": ["units": 1_000_000]], ["dense": ["units": 3]]]]
+        })
+        #expect(issues.contains { $0.path == "model.layers[2].dense" && $0.message.contains("would hold 1000000000000 weights") }, "\(issues)")
+        issues = planIssues(smokeSpec { spec in
+            spec["model"] = ["layers": [["conv": ["filters": 65536, "kernel": 1, "padding": 2000]], ["flatten": [:]], ["dense": ["units": 3]]]]
+        })
+        #expect(issues.contains { $0.path == "model.layers[0].conv" && $0.message.contains("values per image") }, "\(issues)")
+    }
+
     @Test("the last layer must produce one output per class")
     func outputsMustMatchClasses() {
         let issues = planIssues(smokeSpec { spec in spec["model"] = ["layers": [["flatten": [:]], ["dense": ["units": 7]]]] })

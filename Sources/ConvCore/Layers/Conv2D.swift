@@ -201,6 +201,15 @@ public struct Conv2DConfiguration: LayerConfiguration, Equatable {
         guard kernel.height <= padded[0], kernel.width <= padded[1] else {
             throw context.error(kind, input, .kernelLargerThanInput(kernel: [kernel.height, kernel.width], paddedInput: padded))
         }
+        let (columns, columnsOverflow) = geometry.patchSize.multipliedReportingOverflow(by: geometry.outputPlane)
+        let (outputs, outputsOverflow) = filters.multipliedReportingOverflow(by: geometry.outputPlane)
+        guard !columnsOverflow, !outputsOverflow, max(columns, outputs) <= NetworkBuildError.maximumValuesPerSample else {
+            throw context.error(kind, input, .tooLarge(columnsOverflow || outputsOverflow ? .max : max(columns, outputs)))
+        }
+        let (count, overflow) = filters.multipliedReportingOverflow(by: geometry.patchSize)
+        guard !overflow, count <= NetworkBuildError.maximumParameters else {
+            throw context.error(kind, input, .tooManyParameters(overflow ? .max : count))
+        }
         let weight = Parameter<S>(name: "weight", shape: [filters, input.channels, kernel.height, kernel.width])
         var rng = context.rng
         context.initializer.fill(weight.value, fanIn: geometry.patchSize,

@@ -93,6 +93,10 @@ public struct DenseConfiguration: LayerConfiguration, Equatable {
         if let expectedInputs, expectedInputs != input.count {
             throw context.error(kind, input, .inputSizeMismatch(expected: expectedInputs, actual: input.count))
         }
+        let (count, overflow) = units.multipliedReportingOverflow(by: input.count)
+        guard !overflow, count <= NetworkBuildError.maximumParameters else {
+            throw context.error(kind, input, .tooManyParameters(overflow ? .max : count))
+        }
         let weight = Parameter<S>(name: "weight", shape: [units, input.count])
         var rng = context.rng
         context.initializer.fill(weight.value, fanIn: input.count, fanOut: units, rng: &rng)

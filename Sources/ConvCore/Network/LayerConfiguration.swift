@@ -31,8 +31,17 @@ public struct NetworkBuildError: Error, Equatable, Sendable, CustomStringConvert
         case needsFlatInput
         case inputSizeMismatch(expected: Int, actual: Int)
         case invalidParameter(String)
+        case tooManyParameters(Int)
+        /// Scalars one sample would need in a layer's buffers.
+        case tooLarge(Int)
         case emptyNetwork
     }
+
+    /// The most weights one layer may hold (a gibibyte of Float32).
+    public static let maximumParameters = 1 << 28
+
+    /// The most values one image may occupy in a layer's output or unrolled patches.
+    public static let maximumValuesPerSample = 1 << 26
 
     /// Zero-based index in the layer list.
     public var layerIndex: Int
@@ -58,6 +67,10 @@ public struct NetworkBuildError: Error, Equatable, Sendable, CustomStringConvert
             return "\(at): declares \(expected) inputs but receives \(actual); remove `inputs` or set it to \(actual)"
         case let .invalidParameter(message):
             return "\(at): \(message)"
+        case let .tooManyParameters(count):
+            return "\(at): would hold \(count) weights, more than the \(NetworkBuildError.maximumParameters) one layer may have; use fewer filters or units"
+        case let .tooLarge(count):
+            return "\(at): would need \(count) values per image, more than the \(NetworkBuildError.maximumValuesPerSample) a layer may use; use a smaller input, kernel or fewer filters"
         case .emptyNetwork:
             return "the network has no layers"
         }

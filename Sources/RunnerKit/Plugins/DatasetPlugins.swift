@@ -21,8 +21,8 @@ enum DatasetPlugins {
         })))
 
     static let synthetic = Plugin(.dataset, "synthetic", "strokes of several directions on noise, generated from the seed", parameters: [
-        .init("train_size", .integer(minimum: 1), default: .int(2000), "training images"),
-        .init("test_size", .integer(minimum: 1), default: .int(500), "test images"),
+        .init("train_size", .integer(minimum: 1, maximum: 1_000_000), default: .int(2000), "training images"),
+        .init("test_size", .integer(minimum: 1, maximum: 1_000_000), default: .int(500), "test images"),
         .init("classes", .integer(minimum: 2, maximum: SyntheticDataset.maximumClasses), default: .int(4), "number of stroke kinds"),
         .init("size", .integer(minimum: 6, maximum: 64), default: .int(16), "image height and width"),
         .init("noise", .number(minimum: 0, maximum: 1), default: .number(0.15), "background noise amplitude"),

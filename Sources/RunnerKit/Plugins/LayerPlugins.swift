@@ -3,7 +3,7 @@ import ConvCore
 /// The layers a spec's `model.layers` may use, each `{ "<name>": { parameters } }`.
 enum LayerPlugins {
     static let conv: Plugin = Plugin(.layer, "conv", "2-D convolution (cross-correlation), im2col + BLAS or the plain-loop reference", parameters: [
-        .init("filters", .integer(minimum: 1), default: .required, "output channels"),
+        .init("filters", .integer(minimum: 1, maximum: 65_536), default: .required, "output channels"),
         .init("kernel", .size(), default: .required, "kernel size: k or [kh, kw]"),
         .init("stride", .size(), default: .int(1), "stride: s or [sh, sw]"),
         .init("padding", .padding, default: .int(0), "zero padding: p, [ph, pw], \"same\" (odd kernels) or \"valid\""),
@@ -35,9 +35,9 @@ enum LayerPlugins {
     })
 
     static let dense: Plugin = Plugin(.layer, "dense", "fully connected layer", parameters: [
-        .init("units", .integer(minimum: 1), default: .required, "output size"),
+        .init("units", .integer(minimum: 1, maximum: 1_000_000), default: .required, "output size"),
         .init("bias", .boolean, default: .bool(true), "add a learned bias"),
-        .init("inputs", .integer(minimum: 1), default: .optional, "expected input size, checked when the network is built"),
+        .init("inputs", .integer(minimum: 1, maximum: 1_000_000_000), default: .optional, "expected input size, checked when the network is built"),
     ], factory: .layer { p throws(PluginError) in
         DenseConfiguration(units: p.int("units"), bias: p.bool("bias", default: true), expectedInputs: p.optionalInt("inputs"))
     })

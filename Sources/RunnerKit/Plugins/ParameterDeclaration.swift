@@ -8,11 +8,11 @@ public indirect enum ParameterType: Sendable, Equatable {
     case boolean
     case string
     case choice([String])
-    /// An integer ≥ minimum, or `[height, width]` of such integers.
+    /// An integer in minimum…maximumExtent, or `[height, width]` of such integers.
     case size(minimum: Int = 1)
     /// A non-negative integer, `[height, width]`, `"same"` or `"valid"`.
     case padding
-    /// `[C, H, W]` or `[features]`, positive integers.
+    /// `[C, H, W]` or `[features]`, integers in 1…maximumExtent.
     case shape
     /// A plugin of the kind, by name (`"relu"`) or with parameters (`{"plugin": "leaky_relu", "slope": 0.2}`).
     case plugin(PluginKind)
@@ -27,6 +27,10 @@ public indirect enum ParameterType: Sendable, Equatable {
     /// `matrix`: dotted spec keys to lists of values, plus `seeds`.
     case matrix
 
+    /// The largest kernel, stride, padding or image side a spec may give: bounds memory, and
+    /// keeps every value far inside Int.
+    public static let maximumExtent = 4096
+
     public var summary: String {
         switch self {
         case let .integer(minimum, maximum): "integer" + Self.range(minimum.map(Double.init), maximum.map(Double.init))
@@ -35,7 +39,7 @@ public indirect enum ParameterType: Sendable, Equatable {
         case .boolean: "boolean"
         case .string: "string"
         case .choice(let options): options.map { "\"\($0)\"" }.joined(separator: " | ")
-        case .size(let minimum): "integer ≥ \(minimum) or [h, w]"
+        case .size(let minimum): "integer in [\(minimum), \(Self.maximumExtent)] or [h, w]"
         case .padding: "integer ≥ 0, [h, w], \"same\" or \"valid\""
         case .shape: "[C, H, W] or [features]"
         case .plugin(let kind): "\(kind.rawValue) plugin"

@@ -64,18 +64,21 @@ public enum SchemaGenerator {
         case .choice(let options):
             return .obj([("enum", .arr(options.map(JSONValue.string)))])
         case .size(let minimum):
+            let extent = integer(minimum: minimum, maximum: ParameterType.maximumExtent)
             return .obj([("oneOf", .arr([
-                integer(minimum: minimum),
-                .obj([("type", .string("array")), ("items", integer(minimum: minimum)), ("minItems", .int(2)), ("maxItems", .int(2))]),
+                extent,
+                .obj([("type", .string("array")), ("items", extent), ("minItems", .int(2)), ("maxItems", .int(2))]),
             ]))])
         case .padding:
+            let extent = integer(minimum: 0, maximum: ParameterType.maximumExtent)
             return .obj([("oneOf", .arr([
-                integer(minimum: 0),
-                .obj([("type", .string("array")), ("items", integer(minimum: 0)), ("minItems", .int(2)), ("maxItems", .int(2))]),
+                extent,
+                .obj([("type", .string("array")), ("items", extent), ("minItems", .int(2)), ("maxItems", .int(2))]),
                 .obj([("enum", .arr([.string("same"), .string("valid")]))]),
             ]))])
         case .shape:
-            return .obj([("type", .string("array")), ("items", integer(minimum: 1)), ("minItems", .int(1)), ("maxItems", .int(3))])
+            return .obj([("type", .string("array")), ("items", integer(minimum: 1, maximum: ParameterType.maximumExtent)),
+                         ("minItems", .int(1)), ("maxItems", .int(3))])
         case .integerList:
             return .obj([("type", .string("array")), ("items", integer(minimum: 0)), ("minItems", .int(1))])
         case .plugin(let kind):

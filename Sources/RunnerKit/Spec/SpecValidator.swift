@@ -108,24 +108,25 @@ struct SpecValidator {
             }
             return node
         case .size(let minimum):
-            if case .number(let n) = node.value, n == n.rounded(), n >= Double(minimum) { return node }
-            if case .array(let items) = node.value, items.count == 2,
-               items.allSatisfy({ if case .number(let n) = $0.value { n == n.rounded() && n >= Double(minimum) } else { false } }) {
-                return node
+            let maximum = Double(ParameterType.maximumExtent)
+            func fits(_ node: JSONNode) -> Bool {
+                if case .number(let n) = node.value { n == n.rounded() && n >= Double(minimum) && n <= maximum } else { false }
             }
-            return fail("an integer ≥ \(minimum) or [height, width] of such integers")
+            if fits(node) { return node }
+            if case .array(let items) = node.value, items.count == 2, items.allSatisfy(fits) { return node }
+            return fail("an integer in [\(minimum), \(ParameterType.maximumExtent)] or [height, width] of such integers")
         case .padding:
             if case .string(let s) = node.value, s == "same" || s == "valid" { return node }
             return resolveValue(node, .size(minimum: 0), path: path)
         case .shape:
             guard case .array(let items) = node.value, items.count == 1 || items.count == 3,
-                  items.allSatisfy({ if case .number(let n) = $0.value { n == n.rounded() && n >= 1 } else { false } }) else {
-                return fail("[channels, height, width] or [features] of positive integers")
+                  items.allSatisfy({ if case .number(let n) = $0.value { n == n.rounded() && n >= 1 && n <= Double(ParameterType.maximumExtent) } else { false } }) else {
+                return fail("[channels, height, width] or [features] of integers in [1, \(ParameterType.maximumExtent)]")
             }
             return node
         case .integerList:
             guard case .array(let items) = node.value, !items.isEmpty,
-                  items.allSatisfy({ if case .number(let n) = $0.value { n == n.rounded() && n >= 0 } else { false } }) else {
+                  items.allSatisfy({ if case .number(let n) = $0.value { n == n.rounded() && n >= 0 && n < 9e15 } else { false } }) else {
                 return fail("a non-empty list of integers ≥ 0")
             }
             return node
