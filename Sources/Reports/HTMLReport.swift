@@ -129,14 +129,14 @@ extension Reporter {
         func ty(_ y: Double) -> Double { logY ? log10(max(y, 1e-30)) : y }
         let all = series.flatMap(\.points).filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
         var svg = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\">\n"
-        svg += "<title>\(escape(title))</title>\n<text x=\"\(Int(left))\" y=\"16\" class=\"title\">\(escape(title))</text>\n"
+        svg += "<title>\(escape(title))</title>\n<text x=\"\(Int(left))\" y=\"16\" font-size=\"12\" font-weight=\"bold\">\(escape(title))\(logY ? " (log scale)" : "")</text>\n"
         guard let minX = all.map(\.0).min(), let maxX = all.map(\.0).max(), let minY = all.map({ ty($0.1) }).min(), let maxY = all.map({ ty($0.1) }).max() else {
             return svg + "<text x=\"\(Int(left))\" y=\"120\">no data</text></svg></figure>\n"
         }
         let spanX = maxX > minX ? maxX - minX : 1, spanY = maxY > minY ? maxY - minY : 1
         func px(_ x: Double) -> Double { left + (x - minX) / spanX * (width - left - right) }
         func py(_ y: Double) -> Double { height - bottom - (ty(y) - minY) / spanY * (height - top - bottom) }
-        svg += "<rect x=\"\(Int(left))\" y=\"\(Int(top))\" width=\"\(Int(width - left - right))\" height=\"\(Int(height - top - bottom))\" class=\"frame\"/>\n"
+        svg += "<rect x=\"\(Int(left))\" y=\"\(Int(top))\" width=\"\(Int(width - left - right))\" height=\"\(Int(height - top - bottom))\" fill=\"none\" stroke=\"#999\"/>\n"
         func axisLabel(_ v: Double) -> String {
             let value = logY ? pow(10, v) : v
             return abs(value) != 0 && (abs(value) < 1e-3 || abs(value) >= 1e5) ? String(format: "%.1e", value) : String(format: "%.4g", value)
@@ -144,11 +144,11 @@ extension Reporter {
         for i in 0...4 {
             let v = minY + spanY * Double(i) / 4
             let y = height - bottom - Double(i) / 4 * (height - top - bottom)
-            svg += "<text x=\"\(Int(left - 4))\" y=\"\(String(format: "%.1f", y + 4))\" class=\"axis\" text-anchor=\"end\">\(axisLabel(v))</text>\n"
+            svg += "<text x=\"\(Int(left - 4))\" y=\"\(String(format: "%.1f", y + 4))\" font-size=\"10\" fill=\"#555\" text-anchor=\"end\">\(axisLabel(v))</text>\n"
         }
-        svg += "<text x=\"\(Int(left))\" y=\"\(Int(height - bottom + 16))\" class=\"axis\">\(String(format: "%.4g", minX))</text>\n"
-        svg += "<text x=\"\(Int(width - right))\" y=\"\(Int(height - bottom + 16))\" class=\"axis\" text-anchor=\"end\">\(String(format: "%.4g", maxX))</text>\n"
-        svg += "<text x=\"\(Int((left + width) / 2))\" y=\"\(Int(height - 6))\" class=\"axis\" text-anchor=\"middle\">\(escape(xLabel))\(logY ? " (log scale)" : "")</text>\n"
+        svg += "<text x=\"\(Int(left))\" y=\"\(Int(height - bottom + 16))\" font-size=\"10\" fill=\"#555\">\(String(format: "%.4g", minX))</text>\n"
+        svg += "<text x=\"\(Int(width - right))\" y=\"\(Int(height - bottom + 16))\" font-size=\"10\" fill=\"#555\" text-anchor=\"end\">\(String(format: "%.4g", maxX))</text>\n"
+        svg += "<text x=\"\(Int((left + width) / 2))\" y=\"\(Int(height - 6))\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         for (i, s) in series.enumerated() {
             let color = Self.palette[i % Self.palette.count]
             let points = s.points.filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
@@ -188,9 +188,6 @@ extension Reporter {
         .grid { display: flex; flex-wrap: wrap; gap: 1em; }
         figure { margin: 0; }
         figcaption { font-size: 0.8em; max-width: 420px; }
-        .frame { fill: none; stroke: #999; }
-        .axis { font-size: 10px; fill: #555; }
-        .title { font-size: 12px; font-weight: bold; }
         .meta { color: #666; }
         </style>
         </head>

@@ -65,6 +65,21 @@ struct ExecCLITests {
         #expect(missing.status == 2 && missing.stderr.contains("no-such-spec: no such spec file; available: Experiments/"))
     }
 
+    @Test("a store path that cannot be used is a clear error, and a file that is not a store is left alone")
+    func unusableStore() throws {
+        let folder = temporaryFolder()
+        let spec = writeSpec(folder)
+        let missingFolder = try runner("exec", spec, "--store", folder + "/no/such/folder/s.sqlite", "--quiet")
+        #expect(missingFolder.status == 2)
+        #expect(missingFolder.stderr.contains("cannot be opened (does its folder exist, and may it be written?)"))
+        let text = folder + "/notes.txt"
+        try "my notes".write(toFile: text, atomically: true, encoding: .utf8)
+        let notAStore = try runner("exec", spec, "--store", text, "--quiet")
+        #expect(notAStore.status == 2)
+        #expect(notAStore.stderr.contains("\(text): is not a SQLite database; choose another --store path"))
+        #expect(try String(contentsOfFile: text, encoding: .utf8) == "my notes")
+    }
+
     @Test("a diverging run is marked diverged, the next one runs, and the exit code says so")
     func divergence() throws {
         let folder = temporaryFolder()
