@@ -22,6 +22,10 @@ struct Runner: ParsableCommand {
     )
 
     static func main() {
+        if BLASRuntime.cpuLacksBuildTarget {
+            Console.error("error: this build of ConvLab uses AVX2/FMA, which this CPU lacks; rebuild with `CONVLAB_PORTABLE=1 swift build -c release`")
+            Foundation.exit(2)
+        }
         BLASBootstrap.restartWithFastKernelsIfNeeded()
         Self.main(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
     }

@@ -61,6 +61,16 @@ public enum BLASRuntime {
     /// back to SSE3 on a CPU that has AVX2 and FMA; nil when its choice is already right.
     /// OpenBLAS reads the variable once, when it is loaded, so a process has to be restarted
     /// with it set.
+    /// Whether this build's engine uses AVX2/FMA instructions that this CPU lacks (it would stop
+    /// with an illegal instruction at the first batch).
+    public static var cpuLacksBuildTarget: Bool {
+        #if CONVLAB_TARGETS_AVX2
+        convlab_cpu_has_avx2_fma() == 0
+        #else
+        false
+        #endif
+    }
+
     public static var suggestedCoreType: String? {
         guard coreName.lowercased() == "prescott", convlab_cpu_has_avx2_fma() != 0 else { return nil }
         return "Haswell"
