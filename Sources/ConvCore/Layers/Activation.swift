@@ -50,7 +50,7 @@ public final class ActivationLayer<T: EngineScalar>: Layer {
 
     public var kinkFingerprint: UInt64? {
         guard function.hasKinkAtZero else { return nil }
-        return fingerprint(lastInput.lazy.map { $0 > 0 ? 1 : 0 })
+        return signFingerprint(lastInput)
     }
 
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {

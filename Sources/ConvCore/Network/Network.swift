@@ -105,9 +105,26 @@ public final class Network<T: EngineScalar> {
 
     /// Runs every layer; returns the last layer's output `(N, ...outputShape)`.
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
+        forward(from: 0, input, batch: batch, mode: mode)
+    }
+
+    /// Runs layers `first...` on `input`, the input of layer `first`. The gradient check uses it
+    /// to redo only what a perturbed parameter changes.
+    func forward(from first: Int, _ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
         var activation = input
-        for layer in layers { activation = layer.forward(activation, batch: batch, mode: mode) }
+        for layer in layers[first...] { activation = layer.forward(activation, batch: batch, mode: mode) }
         return activation
+    }
+
+    /// The inputs each layer saw in the last forward pass (layer i's input is layer i−1's output).
+    func layerInputs(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> [UnsafeBufferPointer<T>] {
+        var inputs: [UnsafeBufferPointer<T>] = []
+        var activation = input
+        for layer in layers {
+            inputs.append(activation)
+            activation = layer.forward(activation, batch: batch, mode: mode)
+        }
+        return inputs
     }
 
     /// Back-propagates ∂C/∂output through every layer, filling each layer's gradients. Returns
