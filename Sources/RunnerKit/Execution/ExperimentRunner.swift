@@ -13,6 +13,8 @@ public final class ExperimentRunner {
     public let stop: StopSignal
     /// Records are written at least this often (seconds), together with the heartbeat.
     public var flushInterval: Double = 2
+    /// Progress is reported this often (seconds); the reporter decides what to show.
+    public var progressInterval: Double = 0.25
     private var datasetCache: [String: DatasetSplit] = [:]
 
     public init(store: RunStore, reporter: any ProgressReporter, stop: StopSignal) {
@@ -119,6 +121,7 @@ public final class ExperimentRunner {
         var checkRNG = Xoshiro256(seed: run.seed, stream: 0xC4EC)
         let wallStart = clock.now
         var lastFlush = clock.now
+        var lastProgress = clock.now
         var windowLoss = 0.0, windowImages = 0
         var progressLoss = 0.0, progressImages = 0
         var trainingSeconds = 0.0, trainedImages = 0
@@ -169,6 +172,9 @@ public final class ExperimentRunner {
                 if seconds(since: lastFlush) >= flushInterval {
                     try flush()
                     lastFlush = clock.now
+                }
+                if seconds(since: lastProgress) >= progressInterval {
+                    lastProgress = clock.now
                     let speed = Double(trainedImages + epochImages) / max(trainingSeconds + seconds(since: epochStart) - epochProbeSeconds, 1e-9)
                     reporter.step(ProgressUpdate(
                         runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: batchIndex + 1,
