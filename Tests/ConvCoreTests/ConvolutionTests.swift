@@ -44,6 +44,10 @@ struct ConvolutionTests {
 
     static let shapes: [Case] = [
         Case(channels: 1, height: 28, width: 28, filters: 6, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, batch: 3),
+        // 9 samples of LeNet's first layer: several chunks (Conv2D.chunkSize: three in Float32, one
+        // in Float64), so the per-chunk GEMMs, the summed weight and bias gradients and the
+        // per-chunk col2im all run, here and in the Float32 adjoint test.
+        Case(channels: 1, height: 28, width: 28, filters: 6, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2, batch: 9),
         Case(channels: 6, height: 14, width: 14, filters: 16, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 0, padW: 0, batch: 2),
         // r = (9 + 2 − 3) mod 2 = 0 across, (7 − 2) mod 3 = 2 down the columns.
         Case(channels: 3, height: 9, width: 7, filters: 4, kernelH: 3, kernelW: 2, strideH: 2, strideW: 3, padH: 1, padW: 0, batch: 2),
@@ -54,6 +58,14 @@ struct ConvolutionTests {
 
     /// The fast path and the reference compute the same sums in different orders; in Float64 they
     /// agree to ~1e-15 relative, so 1e-10 leaves margin without hiding a wrong index.
+    @Test("LeNet's first layer is computed in several chunks at batch 9")
+    func chunking() throws {
+        let network = try Network<Float>(input: Shape(channels: 1, height: 28, width: 28),
+                                         layers: [Conv2DConfiguration(filters: 6, kernel: (5, 5), padding: .explicit(height: 2, width: 2))], seed: 1)
+        let conv = try #require(network.layers[0] as? Conv2D<Float>)
+        #expect(conv.chunks(9) == [0..<3, 3..<6, 6..<9])
+    }
+
     @Test("im2col + GEMM equals the plain-loop reference", arguments: shapes)
     func fastEqualsReference(c: Case) throws {
         var fast = c.configuration

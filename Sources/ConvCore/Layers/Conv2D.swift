@@ -28,6 +28,7 @@ public struct ConvolutionGeometry: Equatable, Sendable {
     public var outputWidth: Int { (width + 2 * padX - kernelWidth) / strideX + 1 }
     public var patchSize: Int { channels * kernelHeight * kernelWidth }   // K
     public var outputPlane: Int { outputHeight * outputWidth }            // P
+    public var inputSize: Int { channels * height * width }               // one sample's C·H·W
 }
 
 /// How a convolution is computed; both give the same numbers up to rounding.
@@ -54,8 +55,9 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     private let output = ScalarBuffer<T>(count: 0)          // (N, M, Ho, Wo)
     private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
-    private let columns = ScalarBuffer<T>(count: 0)         // (K, N·P)
-    private let matrixScratch = ScalarBuffer<T>(count: 0)   // (M, N·P) or (K, N·P)
+    private let columns = ScalarBuffer<T>(count: 0)         // chunks of (K, c·P), one after the other
+    private let matrixScratch = ScalarBuffer<T>(count: 0)   // (M, c·P): one chunk's Z or δ
+    private let partialBias = ScalarBuffer<T>(count: 0)     // (M): one chunk's Σ δ
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W)
 
     init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm) {
@@ -77,6 +79,16 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     public var forwardFLOPsPerSample: Int { 2 * geometry.filters * geometry.patchSize * geometry.outputPlane }
 
+    /// Samples unrolled and multiplied at a time: enough for the GEMMs to run well, few enough
+    /// that a chunk's patch matrix (K, c·P) stays in the core's cache between im2col, the GEMMs
+    /// and col2im.
+    var chunkSize: Int { max(1, Self.chunkBytes / (MemoryLayout<T>.stride * geometry.patchSize * geometry.outputPlane)) }
+    static var chunkBytes: Int { 256 * 1024 }
+
+    func chunks(_ batch: Int) -> [Range<Int>] {
+        stride(from: 0, to: batch, by: chunkSize).map { $0..<min($0 + chunkSize, batch) }
+    }
+
     // MARK: forward
 
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
@@ -88,17 +100,21 @@ public final class Conv2D<T: EngineScalar>: Layer {
             Conv2DReference.forward(g, input: input, weight: weight.value.readable, bias: bias?.value.readable,
                                     batch: batch, output: output.pointer)
         case .im2col:
-            let columnCount = batch * g.outputPlane
-            columns.ensureCount(g.patchSize * columnCount)
-            matrixScratch.ensureCount(g.filters * columnCount)
-            im2col(g, input: input, batch: batch, columns: columns.pointer)
-            // Z (M, N·P) = W (M, K) · cols (K, N·P)
-            T.gemm(transposeA: false, transposeB: false, m: g.filters, n: columnCount, k: g.patchSize,
-                   alpha: 1, a: weight.value.readable.baseAddress!, lda: g.patchSize,
-                   b: columns.readable.baseAddress!, ldb: columnCount,
-                   beta: 0, c: matrixScratch.pointer.baseAddress!, ldc: columnCount)
-            channelMajorToBatchMajor(matrixScratch.readable, bias: bias?.value.readable, batch: batch,
-                                     channels: g.filters, plane: g.outputPlane, into: output.pointer)
+            columns.ensureCount(g.patchSize * batch * g.outputPlane)
+            matrixScratch.ensureCount(g.filters * chunkSize * g.outputPlane)
+            for chunk in chunks(batch) {
+                let count = chunk.count, columnCount = count * g.outputPlane
+                let cols = columns.pointer.baseAddress! + chunk.lowerBound * g.patchSize * g.outputPlane   // (K, c·P)
+                im2col(g, input: UnsafeBufferPointer(rebasing: input[(chunk.lowerBound * g.inputSize)...]), batch: count,
+                       columns: UnsafeMutableBufferPointer(start: cols, count: g.patchSize * columnCount))
+                // Z (M, c·P) = W (M, K) · cols (K, c·P)
+                T.gemm(transposeA: false, transposeB: false, m: g.filters, n: columnCount, k: g.patchSize,
+                       alpha: 1, a: weight.value.readable.baseAddress!, lda: g.patchSize, b: cols, ldb: columnCount,
+                       beta: 0, c: matrixScratch.pointer.baseAddress!, ldc: columnCount)
+                channelMajorToBatchMajor(matrixScratch.readable, bias: bias?.value.readable, batch: count, channels: g.filters,
+                                         plane: g.outputPlane,
+                                         into: UnsafeMutableBufferPointer(rebasing: output.pointer[(chunk.lowerBound * g.filters * g.outputPlane)...]))
+            }
         }
         return output.readable
     }
@@ -115,24 +131,32 @@ public final class Conv2D<T: EngineScalar>: Layer {
                                      biasGradient: biasGradient?.pointer,
                                      inputGradient: needsInputGradient ? inputGradient.pointer : nil)
         case .im2col:
-            let columnCount = batch * g.outputPlane
-            // δ (N, M, P) → (M, N·P), the layout of Z.
-            batchMajorToChannelMajor(outputGradient, batch: batch, channels: g.filters, plane: g.outputPlane,
-                                     into: matrixScratch.pointer)
-            let delta = matrixScratch.readable.baseAddress!
-            // dW (M, K) = δ (M, N·P) · colsᵀ (N·P, K)
-            T.gemm(transposeA: false, transposeB: true, m: g.filters, n: g.patchSize, k: columnCount,
-                   alpha: 1, a: delta, lda: columnCount, b: columns.readable.baseAddress!, ldb: columnCount,
-                   beta: 0, c: weightGradient.pointer.baseAddress!, ldc: g.patchSize)
-            if let biasGradient {
-                sumRows(matrixScratch.readable, rows: g.filters, columns: columnCount, into: biasGradient.pointer)
-            }
-            if needsInputGradient {
-                // dCols (K, N·P) = Wᵀ (K, M) · δ (M, N·P), written over cols (no longer needed).
-                T.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: columnCount, k: g.filters,
-                       alpha: 1, a: weight.value.readable.baseAddress!, lda: g.patchSize, b: delta, ldb: columnCount,
-                       beta: 0, c: columns.pointer.baseAddress!, ldc: columnCount)
-                col2im(g, columns: columns.readable, batch: batch, inputGradient: inputGradient.pointer)
+            biasGradient?.fill(0)
+            partialBias.ensureCount(biasGradient == nil ? 0 : g.filters)
+            for chunk in chunks(batch) {
+                let count = chunk.count, columnCount = count * g.outputPlane
+                let cols = columns.pointer.baseAddress! + chunk.lowerBound * g.patchSize * g.outputPlane   // (K, c·P)
+                // δ (c, M, P) → (M, c·P), the layout of Z.
+                batchMajorToChannelMajor(UnsafeBufferPointer(rebasing: outputGradient[(chunk.lowerBound * g.filters * g.outputPlane)...]),
+                                         batch: count, channels: g.filters, plane: g.outputPlane, into: matrixScratch.pointer)
+                let delta = matrixScratch.readable.baseAddress!
+                // dW (M, K) (+)= δ (M, c·P) · colsᵀ (c·P, K), summed over the chunks
+                T.gemm(transposeA: false, transposeB: true, m: g.filters, n: g.patchSize, k: columnCount,
+                       alpha: 1, a: delta, lda: columnCount, b: cols, ldb: columnCount,
+                       beta: chunk.lowerBound == 0 ? 0 : 1, c: weightGradient.pointer.baseAddress!, ldc: g.patchSize)
+                if let biasGradient {
+                    sumRows(UnsafeBufferPointer(start: delta, count: g.filters * columnCount), rows: g.filters, columns: columnCount,
+                            into: partialBias.pointer)
+                    addInPlace(biasGradient.pointer, partialBias.readable)
+                }
+                if needsInputGradient {
+                    // dCols (K, c·P) = Wᵀ (K, M) · δ (M, c·P), written over this chunk's cols (no longer needed).
+                    T.gemm(transposeA: true, transposeB: false, m: g.patchSize, n: columnCount, k: g.filters,
+                           alpha: 1, a: weight.value.readable.baseAddress!, lda: g.patchSize, b: delta, ldb: columnCount,
+                           beta: 0, c: cols, ldc: columnCount)
+                    col2im(g, columns: UnsafeBufferPointer(start: cols, count: g.patchSize * columnCount), batch: count,
+                           inputGradient: UnsafeMutableBufferPointer(rebasing: inputGradient.pointer[(chunk.lowerBound * g.inputSize)..<(chunk.upperBound * g.inputSize)]))
+                }
             }
         }
         return needsInputGradient ? inputGradient.readable : nil
