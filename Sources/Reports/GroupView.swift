@@ -1,5 +1,5 @@
-import TextKit
 import RunStore
+import TextKit
 
 extension Reporter {
     /// View 3: runs grouped by the values of spec keys, with mean ± standard deviation of their

@@ -1,6 +1,6 @@
-import TextKit
 import Foundation
 import RunStore
+import TextKit
 
 /// A report: one or more titled tables, plus text (charts, the spec) shown in the table format.
 public struct ReportDocument: Sendable {

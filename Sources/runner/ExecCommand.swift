@@ -2,8 +2,8 @@ import ArgumentParser
 import ConvCore
 import Foundation
 import Reports
-import RunStore
 import RunnerKit
+import RunStore
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,7 +55,7 @@ struct Exec: ParsableCommand {
         print(ExecSummary.table(outcomes).renderText(width: Console.width), terminator: "")
         print("store: \(store.path) — see `runner report --store \(store.path)`")
         if let signal = stop.requested { throw ExitCode(128 + signal) }
-        if outcomes.contains(where: { $0.status != RunStatus.completed.rawValue }) { throw ExitCode(1) }
+        if outcomes.contains(where: { $0.status != .completed }) { throw ExitCode(1) }
     }
 
     func printPlan(_ plan: ExperimentPlan, storePath: String) {
@@ -134,7 +134,7 @@ enum ExecSummary {
     static func table(_ outcomes: [RunOutcome]) -> Table {
         Table(columns: ["run", "variant", "status", "epochs", "train loss", "test acc", "best acc", "images/s", "time", "store"],
               rows: outcomes.map { o in
-                  [String(o.runID), o.label.isEmpty ? "–" : o.label, o.status, String(o.epochsDone), Numbers.fixed(o.finalTrainLoss),
+                  [String(o.runID), o.label.isEmpty ? "–" : o.label, o.status.rawValue, String(o.epochsDone), Numbers.fixed(o.finalTrainLoss),
                    Numbers.fixed(o.finalTestAccuracy), Numbers.fixed(o.bestTestAccuracy), Numbers.integer(o.imagesPerSecond),
                    Numbers.duration(o.seconds), String(format: "%.2f%%", o.storeFraction * 100)]
               },

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import RunStore
 import RunnerKit
+import RunStore
 
 struct Schema: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -48,7 +48,7 @@ final class TerminalProgress: ProgressReporter {
     func runFinished(_ outcome: RunOutcome) {
         guard !quiet else { return }
         clearLine()
-        write("  \(outcome.status) in \(Numbers.duration(outcome.seconds))" + (outcome.error.map { ": \($0)" } ?? "") + "\n")
+        write("  \(outcome.status.rawValue) in \(Numbers.duration(outcome.seconds))" + (outcome.error.map { ": \($0)" } ?? "") + "\n")
     }
 
     func note(_ message: String) {

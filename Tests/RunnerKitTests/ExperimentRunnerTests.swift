@@ -35,7 +35,7 @@ struct ExperimentRunnerTests {
         let reporter = RecordingReporter()
         let runner = ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal())
         let outcomes = try runner.execute(plan)
-        #expect(outcomes.map(\.status) == ["completed", "completed"])
+        #expect(outcomes.map(\.status.rawValue) == ["completed", "completed"])
         #expect(reporter.epochs.count == 6)
         let reader = try StoreReader(path: path)
         for table in ["experiments", "runs", "params", "metrics", "grad_norms", "grad_checks", "events"] {
@@ -82,7 +82,7 @@ struct ExperimentRunnerTests {
             spec["matrix"] = ["optimizer.learning_rate": [1e30, 0.1]]
         }, file: "t.json")
         let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal()).execute(plan)
-        #expect(outcomes.map(\.status) == ["diverged", "completed"])
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "completed"])
         #expect(outcomes[0].error?.contains("lower optimizer.learning_rate") == true)
         let reader = try StoreReader(path: path)
         #expect(try reader.query("SELECT status FROM runs ORDER BY id").rows.map { $0[0] } == [.text("diverged"), .text("completed")])
@@ -96,7 +96,7 @@ struct ExperimentRunnerTests {
         let stop = StopSignal()
         stop.request(SIGINT)
         let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: stop).execute(plan)
-        #expect(outcomes.map(\.status) == ["interrupted", "interrupted"])
+        #expect(outcomes.map(\.status.rawValue) == ["interrupted", "interrupted"])
         let reader = try StoreReader(path: path)
         #expect(try reader.query("SELECT status, error FROM runs ORDER BY id").rows.map { $0[0] } == [.text("interrupted"), .text("interrupted")])
     }

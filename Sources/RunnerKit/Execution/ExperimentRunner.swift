@@ -1,8 +1,8 @@
-import TextKit
 import ConvCore
 import Datasets
 import Foundation
 import RunStore
+import TextKit
 
 /// Trains every run of a plan and records it in the store. A failed or diverged run does not
 /// stop the next; a stop request (Ctrl-C, SIGTERM) ends the current run as `interrupted` with
@@ -37,7 +37,7 @@ public final class ExperimentRunner {
         for (run, runID) in zip(plan.runs, runIDs) {
             if let signal = stop.requested {
                 try store.finish(run: runID, status: .interrupted, error: "not started: the experiment was stopped by \(Provenance.signalName(signal))")
-                outcomes.append(RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: RunStatus.interrupted.rawValue,
+                outcomes.append(RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: .interrupted,
                                            epochsDone: 0, seconds: 0, storeFraction: 0, error: "not started"))
                 continue
             }
@@ -87,7 +87,7 @@ public final class ExperimentRunner {
             try store.finish(run: runID, status: status, error: error)
             storeSeconds += seconds(since: t)
             let total = seconds(since: started)
-            return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: status.rawValue, epochsDone: epochsDone,
+            return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: status, epochsDone: epochsDone,
                               finalTrainLoss: lastTrainLoss, finalTestAccuracy: lastTestAccuracy, bestTestAccuracy: bestTestAccuracy,
                               imagesPerSecond: lastSpeed, seconds: total, storeFraction: total > 0 ? storeSeconds / total : 0, error: error)
         }

@@ -1,3 +1,4 @@
+import RunStore
 import Synchronization
 
 /// Where training progress goes: the command line draws it; tests collect it.
@@ -28,7 +29,7 @@ public struct RunOutcome: Sendable {
     public var runID: Int64
     public var index: Int
     public var label: String
-    public var status: RunStatusName
+    public var status: RunStatus
     public var epochsDone: Int
     public var finalTrainLoss: Double?
     public var finalTestAccuracy: Double?
@@ -39,8 +40,6 @@ public struct RunOutcome: Sendable {
     public var storeFraction: Double
     public var error: String?
 }
-
-public typealias RunStatusName = String
 
 /// Set by a signal handler, read by the training loop between steps.
 public final class StopSignal: Sendable {

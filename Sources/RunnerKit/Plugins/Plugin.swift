@@ -1,6 +1,6 @@
-import TextKit
 import ConvCore
 import Datasets
+import TextKit
 
 /// The kinds of names a spec may use; each name resolves through the one registry.
 public enum PluginKind: String, Sendable, CaseIterable {

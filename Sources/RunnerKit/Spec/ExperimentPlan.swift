@@ -1,7 +1,7 @@
-import TextKit
 import ConvCore
 import Datasets
 import Foundation
+import TextKit
 
 /// What the probes record and how often.
 public struct ProbeSettings: Sendable, Equatable {
