@@ -12,6 +12,9 @@ public final class Trainer<T: EngineScalar> {
     /// replicas[0] is `network` itself.
     public let replicas: [Network<T>]
     private let lossGradients: [ScalarBuffer<T>]   // per replica: (slice, classes)
+    /// Each replica's gradient buffers, and the shared parameters, collected once.
+    private let replicaGradients: [[ScalarBuffer<T>]]
+    private let parameters: [Parameter<T>]
     /// Whether replicas run on separate threads (false: one after the other, on one core).
     public var usesThreads: Bool
 
@@ -24,6 +27,8 @@ public final class Trainer<T: EngineScalar> {
         self.optimizer = optimizer
         self.replicas = [network] + (1..<max(replicas, 1)).map { _ in network.replica() }
         lossGradients = self.replicas.map { _ in ScalarBuffer(count: 0) }
+        replicaGradients = self.replicas.map(\.gradients)
+        parameters = network.parameters
         self.usesThreads = usesThreads
         setBLASThreads(1)
     }
@@ -66,15 +71,14 @@ public final class Trainer<T: EngineScalar> {
             }
         }
         reduceGradients(active: active)
-        optimizer.update(network.parameters, gradients: network.gradients, learningRate: learningRate)
+        optimizer.update(parameters, gradients: replicaGradients[0], learningRate: learningRate)
         return results.reduce(LossResult(), +)
     }
 
     /// network.gradients += Σ_{k ≥ 1} replicas[k].gradients, in replica order.
     private func reduceGradients(active: [Bool]) {
-        let master = network.gradients
         for k in 1..<replicas.count where active[k] {
-            for (target, source) in zip(master, replicas[k].gradients) { addInPlace(target.pointer, source.readable) }
+            for (target, source) in zip(replicaGradients[0], replicaGradients[k]) { addInPlace(target.pointer, source.readable) }
         }
     }
 
