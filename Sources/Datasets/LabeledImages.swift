@@ -26,7 +26,6 @@ public struct LabeledImages: Sendable {
         return LabeledImages(sampleShape: sampleShape, images: images, labels: indices.map { labels[$0] }, classes: classes)
     }
 
-    public func prefix(_ count: Int) -> LabeledImages { subset(0..<min(count, self.count)) }
 
     /// Splits off a validation set: a seeded shuffle, then the last `fraction` of it.
     public func splitValidation(fraction: Double, seed: UInt64) -> (train: LabeledImages, validation: LabeledImages) {
