@@ -153,6 +153,15 @@ struct MatrixTests {
         #expect(Set(plan.runs.map(\.specHash)).count == 8)
     }
 
+    @Test("a plugin with parameters reads as name(parameters) in labels")
+    func pluginLabels() throws {
+        let plan = try SpecLoader.plan(text: smokeSpec { $0["matrix"] = ["model.activation": ["relu", ["plugin": "leaky_relu", "slope": 0.1]]] },
+                                       file: "t.json")
+        #expect(plan.runs.map(\.variant.label) == ["model.activation=relu", "model.activation=leaky_relu(slope=0.1)"])
+        #expect(plan.runs[1].param("model.activation") == "leaky_relu")
+        #expect(plan.runs[1].param("model.layers[1].activation.function.slope") == "0.1")
+    }
+
     @Test("a matrix key into a layer list by index")
     func indexedKey() throws {
         let plan = try SpecLoader.plan(text: smokeSpec { $0["matrix"] = ["model.layers[0].conv.filters": [2, 4]] }, file: "t.json")

@@ -7,10 +7,24 @@ public struct MatrixVariant: Sendable {
     public var seed: UInt64?
     public var document: JSONNode
 
-    /// "model.pooling=max, seed=2" ("" for a spec without a matrix).
+    /// "model.pooling=max, model.activation=leaky_relu(slope=0.1), seed=2" ("" without a matrix).
     public var label: String {
-        (assignments.map { "\($0.key)=\(JSONWriter.write($0.value, pretty: false).trimmingCharacters(in: ["\""]))" }
-            + (seed.map { ["seed=\($0)"] } ?? [])).joined(separator: ", ")
+        (assignments.map { "\($0.key)=\(Self.describe($0.value))" } + (seed.map { ["seed=\($0)"] } ?? [])).joined(separator: ", ")
+    }
+
+    /// A value as a label shows it: strings bare, a plugin with parameters as name(key=value, ...).
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s):
+            return s
+        case .object(let members):
+            guard case .string(let name)? = members.first(where: { $0.key == "plugin" })?.node.value else { break }
+            let parameters = members.filter { $0.key != "plugin" }.map { "\($0.key)=\(describe($0.node.value))" }
+            return parameters.isEmpty ? name : "\(name)(\(parameters.joined(separator: ", ")))"
+        default:
+            break
+        }
+        return JSONWriter.write(value, pretty: false)
     }
 
     /// The assignments as a JSON object, for the store.
