@@ -103,10 +103,9 @@ public struct Reporter {
     func matrixKeys(_ rows: [RunRow]) throws(StoreError) -> (keys: [String], values: [Int64: [String: String]]) {
         var keys: [String] = []
         for row in rows {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(row.variant.utf8)) as? [String: Any] else { continue }
-            // JSONSerialization loses key order; the label keeps it.
-            let ordered = row.variantLabel.split(separator: ",").compactMap { $0.split(separator: "=").first.map { $0.trimmingCharacters(in: .whitespaces) } }
-            for key in ordered where object[key] != nil && !keys.contains(key) { keys.append(key) }
+            // The variant is a JSON object of the matrix keys, in matrix order.
+            guard case .object(let members)? = try? JSONParser.parse(row.variant).value else { continue }
+            for member in members where !keys.contains(member.key) { keys.append(member.key) }
         }
         guard !keys.isEmpty else { return ([], [:]) }
         let ids = rows.map(\.id)
