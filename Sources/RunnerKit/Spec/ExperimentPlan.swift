@@ -99,11 +99,7 @@ public enum SpecLoader {
             }
             runs.append(run)
         }
-        let name = runs.first.map { _ in
-            if case .object(let m) = root.value, case .string(let n)? = m.first(where: { $0.key == "name" })?.node.value { return n }
-            return defaultName
-        } ?? defaultName
-        return ExperimentPlan(name: name, file: file, text: text, runs: runs)
+        return ExperimentPlan(name: runs.first?.param("name") ?? defaultName, file: file, text: text, runs: runs)
     }
 }
 
