@@ -9,14 +9,16 @@ struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train every run of one or more experiment specs and record them in the store.",
         discussion: """
-        SPEC is a path (Experiments/lenet.json), the same path in any letter case, or a bare name (lenet)
-        looked up in Experiments/. The spec is validated first: every problem is listed with its file,
-        line, column and JSON path, and nothing is trained. A spec with a "matrix" expands into several
-        runs, trained one after the other.
+        SPEC is a path (Experiments/lenet.json), the same path in any letter case, or a bare name (lenet) looked up in Experiments/.
 
-        Ctrl-C (or SIGTERM) ends the current run as "interrupted"; everything logged up to then stays in
-        the store. A second Ctrl-C exits at once. A run whose loss becomes NaN is marked "diverged" and
-        the next run starts.
+        The spec is validated first: every problem is listed with its file, line, column and JSON path, and nothing is trained. A spec with a "matrix" expands into several runs, trained one after the other.
+
+        Ctrl-C (or SIGTERM) ends the current run as "interrupted"; everything logged up to then stays in the store. A second Ctrl-C exits at once. A run whose loss becomes NaN is marked "diverged" and the next run starts.
+
+        Examples:
+          runner exec lenet
+          runner exec Experiments/smoke.json --store /tmp/try.sqlite
+          runner exec activations --dry-run
         """)
 
     @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))

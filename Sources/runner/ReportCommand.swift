@@ -8,18 +8,20 @@ struct Report: ParsableCommand {
         abstract: "Query, compare and chart the runs in the store (read-only).",
         discussion: """
         Views:
-          runner report                                   one row per run
-          runner report --group-by model.pooling          compare groups: mean ± sd, epochs to an accuracy, gradient norms
-          runner report --run 3                           one run: spec, curves, gradient norms, gradient checks
-          runner report --history --format csv            every metric row, for plotting elsewhere
+          runner report                          one row per run
+          runner report --group-by model.pooling compare groups of runs
+          runner report --run 3                  one run: spec, curves, checks
+          runner report --history --format csv   every metric row
           runner report --sql "SELECT * FROM run_final_metrics"
-          runner report --sql                             the tables, views and columns one can query
-          echo "SELECT ..." | runner report --sql -       the query from standard input
-          runner report --html report.html                one self-contained HTML file with charts
+          runner report --sql                    tables, views and columns
+          echo "SELECT ..." | runner report --sql -
+          runner report --html report.html       one file with SVG charts
 
-        Filters combine: --experiment lenet --status completed --where "optimizer.learning_rate<0.1" --where model.pooling=max
-        (numbers compare as numbers). Spec keys are dotted paths of the resolved spec, as `runner report --sql
-        "SELECT DISTINCT key FROM params"` lists them. The store is opened read-only: nothing here changes it.
+        Filters combine, and numbers compare as numbers:
+          runner report --experiment lenet --status completed
+          runner report --where "optimizer.learning_rate<0.1" --where model.pooling=max
+
+        Spec keys are the dotted paths of the resolved spec; runner report --sql "SELECT DISTINCT key FROM params" lists them. The store is opened read-only: nothing here changes it.
         """)
 
     @OptionGroup var store: StoreOption

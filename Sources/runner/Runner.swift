@@ -9,12 +9,13 @@ struct Runner: ParsableCommand {
         abstract: "ConvLab: train convolutional networks from JSON experiment specs and query the results.",
         discussion: """
         Typical session:
-          runner exec Experiments/lenet.json      train LeNet-5, max against average pooling
+          runner exec Experiments/lenet.json       train LeNet-5, max vs avg pooling
           runner report                            one row per run
           runner report --group-by model.pooling   compare the two groups
-          runner report --sql "SELECT * FROM run_final_metrics"
+          runner report --run 1                    one run in detail
 
-        Every run is recorded in one SQLite file (--store, or $CONVLAB_STORE, default ./convlab.sqlite).
+        Every run is recorded in one SQLite file: --store PATH, or $CONVLAB_STORE, or ./convlab.sqlite.
+
         Exit codes: 0 success, 1 a run failed or diverged, 2 bad input, 130/143 stopped by Ctrl-C/SIGTERM.
         """,
         version: "0.1.0",
