@@ -47,15 +47,17 @@ extension Reporter {
             members[label, default: []].append(row)
         }
 
-        func stats(_ values: [Double]) -> (mean: Double, sd: Double)? {
+        /// Mean and sample standard deviation (nil for a single value, where it is undefined).
+        func stats(_ values: [Double]) -> (mean: Double, sd: Double?)? {
             guard !values.isEmpty else { return nil }
             let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.count > 1 ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
+            guard values.count > 1 else { return (mean, nil) }
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
             return (mean, variance.squareRoot())
         }
-        func show(_ s: (mean: Double, sd: Double)?, _ digits: Int = 4) -> String {
+        func show(_ s: (mean: Double, sd: Double?)?, _ digits: Int = 4) -> String {
             guard let s else { return "–" }
-            return Numbers.fixed(s.mean, digits) + " ± " + Numbers.fixed(s.sd, digits)
+            return Numbers.fixed(s.mean, digits) + (s.sd.map { " ± " + Numbers.fixed($0, digits) } ?? "")
         }
 
         var tableRows: [[String]] = []
@@ -72,8 +74,8 @@ extension Reporter {
             tableRows.append(label + [String(group.count), "\(completed)", show(finalAcc), show(bestAcc), show(trainLoss), show(finalLoss),
                                       hitting.isEmpty ? "never" : "\(show(toTarget, 1)) (\(hitting.count)/\(group.count))"])
             jsonRows.append(label.map { .text($0) } + [.number(Double(group.count)), .number(Double(completed)),
-                            num(finalAcc?.mean), num(finalAcc?.sd), num(bestAcc?.mean), num(bestAcc?.sd),
-                            num(trainLoss?.mean), num(trainLoss?.sd), num(finalLoss?.mean), num(finalLoss?.sd),
+                            num(finalAcc?.mean), num(finalAcc?.sd ?? nil), num(bestAcc?.mean), num(bestAcc?.sd ?? nil),
+                            num(trainLoss?.mean), num(trainLoss?.sd ?? nil), num(finalLoss?.mean), num(finalLoss?.sd ?? nil),
                             num(toTarget?.mean), .number(Double(hitting.count))])
         }
         let target = Numbers.fixed(targetAccuracy, 2)

@@ -78,8 +78,8 @@ struct ReportsTests {
         // max: final accuracies 0.88 and 0.84 → mean 0.86, sample sd 0.0283.
         #expect(table.rows[0][3] == "0.8600 ± 0.0283")
         // max reaches 0.85 at epoch 2 in one run, never in the other; avg at epoch 3 in one run.
-        #expect(table.rows[0][7] == "2.0 ± 0.0 (1/2)")
-        #expect(table.rows[1][7] == "3.0 ± 0.0 (1/2)")
+        #expect(table.rows[0][7] == "2.0 (1/2)")   // one run: no standard deviation
+        #expect(table.rows[1][7] == "3.0 (1/2)")
         let norms = try #require(document.sections.last?.table)
         #expect(norms.rows == [["0 conv.weight", "4.00e-01", "2.00e-01"]])
         let machine = try #require(document.sections.first?.machineTable)
@@ -156,6 +156,26 @@ struct ReportsTests {
         // Self-contained: no scripts, nothing loaded from elsewhere.
         #expect(!page.contains("<script"))
         #expect(!page.contains("src=") && !page.contains("<link"))
+    }
+
+    @Test("long curves are thinned to about 300 points per run in the HTML")
+    func htmlThinsLongCurves() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-thin-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let store = try RunStore(path: folder + "/s.sqlite")
+        let experiment = try store.createExperiment(name: "long", specPath: nil, specJSON: "{}")
+        let id = try store.createRun(NewRun(experimentID: experiment, runIndex: 1, variant: "{}", variantLabel: "", specJSON: "{}", specHash: "",
+                                            seed: 0, epochsPlanned: 1, provenance: RunProvenance(host: "", os: "", convlabVersion: "", swiftVersion: "", blas: ""),
+                                            params: [("probes.loss.every", "2", 2)]))
+        try store.markStarted(run: id)
+        var batch = RecordBatch()
+        batch.metrics = stride(from: 2, through: 6000, by: 2).map { .init(name: "train_loss", step: $0, epoch: 0, value: 1 / Double($0), wallTime: 0) }
+        try store.append(batch, run: id, epochsDone: 1, stepsDone: 6000)
+        let page = try Reporter(reader: try StoreReader(path: folder + "/s.sqlite")).html(filter: RunFilter(), groupBy: [], targetAccuracy: 0.85)
+        let polyline = try #require(page.components(separatedBy: "<polyline").dropFirst().first)
+        let points = polyline.components(separatedBy: "points=\"")[1].components(separatedBy: "\"")[0].split(separator: " ")
+        // 3000 records every 2 steps; every 20th step kept: 300 points.
+        #expect(points.count == 300)
     }
 
     @Test("tables render as aligned text, CSV with quoting, Markdown and JSON")
