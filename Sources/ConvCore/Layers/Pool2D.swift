@@ -15,6 +15,11 @@ public struct PoolingGeometry: Equatable, Sendable {
     public var outputHeight: Int { (height + 2 * padY - windowHeight) / strideY + 1 }
     public var outputWidth: Int { (width + 2 * padX - windowWidth) / strideX + 1 }
 
+    /// 2×2 windows with stride 2 and no padding: the case LeNet uses, with unrolled loops.
+    var isNonOverlapping2x2: Bool {
+        windowHeight == 2 && windowWidth == 2 && strideY == 2 && strideX == 2 && padY == 0 && padX == 0
+    }
+
     /// The input rows (or columns) a window covers once clipped to the input.
     @inline(__always)
     func span(_ index: Int, stride: Int, pad: Int, window: Int, size: Int) -> Range<Int> {
@@ -99,7 +104,7 @@ enum PoolingKernels {
         // Locals, not the geometry's computed sizes: those divide on every use.
         let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
         let inPlane = g.height * width, outPlane = outHeight * outWidth
-        if g.windowHeight == 2, g.windowWidth == 2, g.strideY == 2, g.strideX == 2, g.padY == 0, g.padX == 0 {
+        if g.isNonOverlapping2x2 {
             // The common 2×2/2 case, unrolled: the same scan order and strict comparisons.
             for plane in 0..<planes {
                 let x = input.baseAddress! + plane * inPlane
@@ -171,6 +176,20 @@ enum PoolingKernels {
         // Locals, not the geometry's computed sizes: those divide on every use.
         let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
         let inPlane = g.height * width, outPlane = outHeight * outWidth
+        if g.isNonOverlapping2x2 {
+            // The common 2×2/2 case: every window lies inside the input, the divisor is 4.
+            for plane in 0..<planes {
+                let x = input.baseAddress! + plane * inPlane
+                let base = plane * outPlane
+                for i in 0..<outHeight {
+                    let top = x + 2 * i * width, bottom = top + width
+                    for j in 0..<outWidth {
+                        output[base + i * outWidth + j] = (top[2 * j] + top[2 * j + 1] + bottom[2 * j] + bottom[2 * j + 1]) / 4
+                    }
+                }
+            }
+            return
+        }
         for plane in 0..<planes {
             let x = input.baseAddress! + plane * inPlane
             for i in 0..<outHeight {
@@ -193,6 +212,20 @@ enum PoolingKernels {
         let (outHeight, outWidth, width) = (g.outputHeight, g.outputWidth, g.width)
         let inPlane = g.height * width, outPlane = outHeight * outWidth
         inputGradient.update(repeating: 0)
+        if g.isNonOverlapping2x2 {
+            for plane in 0..<planes {
+                let dx = inputGradient.baseAddress! + plane * inPlane
+                let base = plane * outPlane
+                for i in 0..<outHeight {
+                    let top = dx + 2 * i * width, bottom = top + width
+                    for j in 0..<outWidth {
+                        let share = outputGradient[base + i * outWidth + j] / 4
+                        top[2 * j] = share; top[2 * j + 1] = share; bottom[2 * j] = share; bottom[2 * j + 1] = share
+                    }
+                }
+            }
+            return
+        }
         for plane in 0..<planes {
             let dx = inputGradient.baseAddress! + plane * inPlane
             for i in 0..<outHeight {
