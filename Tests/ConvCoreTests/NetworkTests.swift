@@ -93,9 +93,30 @@ struct NetworkTests {
         let network = try Network<Float>(input: Shape(channels: 1, height: 7, width: 7),
                                          layers: [Conv2DConfiguration(filters: 2, kernel: (3, 3), padding: .same)], seed: 1)
         #expect(network.outputShape == Shape(channels: 2, height: 7, width: 7))
-        #expect(throws: NetworkBuildError.self) {
+        #expect {
             _ = try Network<Float>(input: Shape(channels: 1, height: 7, width: 7),
                                    layers: [Conv2DConfiguration(filters: 2, kernel: (2, 2), padding: .same)], seed: 1)
+        } throws: { error in
+            "\(error)" == "layer 0 (conv) with input 1×7×7: padding \"same\" needs an odd kernel, got 2×2"
+        }
+    }
+
+    @Test("the remaining build errors: bad parameters, no layers, too many weights, too many values")
+    func otherBuildErrors() {
+        let cases: [(Shape, [any LayerConfiguration], String)] = [
+            (Shape(features: 4), [DropoutConfiguration(rate: 1)], "layer 0 (dropout) with input 4: rate must be in [0, 1), got 1.0"),
+            (Shape(features: 4), [], "the network has no layers"),
+            (Shape(features: 100_000), [DenseConfiguration(units: 100_000)],
+             "layer 0 (dense) with input 100000: would hold 10000000000 weights, more than the 268435456 one layer may have; use fewer filters or units"),
+            (Shape(channels: 1, height: 4096, width: 4096), [Conv2DConfiguration(filters: 8, kernel: (3, 3), padding: .same)],
+             "layer 0 (conv) with input 1×4096×4096: would need 150994944 values per image, more than the 67108864 a layer may use; use a smaller input, kernel or fewer filters"),
+        ]
+        for (input, layers, message) in cases {
+            #expect {
+                _ = try Network<Float>(input: input, layers: layers, seed: 1)
+            } throws: { error in
+                "\(error)" == message
+            }
         }
     }
 
