@@ -28,7 +28,17 @@ struct Runner: ParsableCommand {
             Foundation.exit(2)
         }
         BLASBootstrap.restartWithFastKernelsIfNeeded()
-        Self.main(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
+        do {
+            var command = try parseAsRoot(normalizedArguments(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch {
+            // A command line that does not parse is bad input like any other: exit code 2.
+            if exitCode(for: error) == .validationFailure {
+                Console.error(fullMessage(for: error))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
     }
 }
 

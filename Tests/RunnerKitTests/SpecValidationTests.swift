@@ -130,6 +130,26 @@ struct SpecValidationTests {
         #expect(issues.first?.line == 3)
     }
 
+    @Test("files that are not specs", arguments: [
+        ("", "JSON syntax error: unexpected end of file: a value is missing"),
+        ("[1, 2]", "a spec must be a JSON object, got an array"),
+        ("{\"name\": \"x\"} trailing", "JSON syntax error: unexpected text after the end of the JSON value"),
+    ])
+    func notSpecs(text: String, message: String) {
+        #expect(planIssues(text).first?.message == message)
+    }
+
+    @Test("a file that is not UTF-8 text")
+    func notUTF8() throws {
+        let path = temporaryPath("binary.json")
+        FileManager.default.createFile(atPath: path, contents: Data([0x7B, 0xFF, 0xFE, 0x7D]))
+        #expect {
+            _ = try SpecLoader.load(file: path)
+        } throws: { error in
+            "\(error)" == "\(path): is not UTF-8 text"
+        }
+    }
+
     @Test("the error text names the file, line, column and path")
     func errorText() {
         let error = SpecError(file: "Experiments/x.json", issues: [SpecIssue(path: "model.layers[3].conv.kernel", line: 12, column: 7, message: "must be …")])

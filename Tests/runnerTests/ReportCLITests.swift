@@ -66,7 +66,7 @@ struct ReportCLITests {
     func badInput(arguments: [String], message: String) throws {
         let before = try scalar(trainedStore, "SELECT COUNT(*) FROM metrics")
         let result = try finish(launch(["report", "--store", trainedStore] + arguments))
-        #expect(result.status != 0)
+        #expect(result.status == 2)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(try scalar(trainedStore, "SELECT COUNT(*) FROM runs") == .integer(2))
         #expect(try scalar(trainedStore, "SELECT COUNT(*) FROM metrics") == before)
