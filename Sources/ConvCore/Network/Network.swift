@@ -54,8 +54,7 @@ public final class Network<T: EngineScalar> {
 
     /// The same network in another scalar type, with the parameter values converted.
     public func converted<U: EngineScalar>(to _: U.Type) -> Network<U> {
-        // The configurations built this network once, so they build it again.
-        // swiftlint:disable:next force_try
+        // These configurations built this network already, so building them again cannot fail.
         let copy = try! Network<U>(input: inputShape, layers: configurations, initializer: initializer, seed: seed)
         for (source, target) in zip(parameters, copy.parameters) {
             for i in 0..<source.count { target.value.pointer[i] = U(source.value.pointer[i]) }
