@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "TextKit"),
         .target(name: "Datasets", dependencies: ["ConvCore", "CZlib"]),
         .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Checkpoints", dependencies: ["TextKit"]),
         .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore", "TextKit"]),
         .target(name: "Reports", dependencies: ["RunStore", "TextKit"]),
         .executableTarget(
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
         .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore", "TextKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "TextKit"]),
         .testTarget(name: "runnerTests", dependencies: ["RunStore"]),
