@@ -111,7 +111,9 @@ extension Reporter {
         }
 
         let checks = try reader.query("""
-            SELECT run_id AS run, checked, passed, failed, skipped, worst_rel_error FROM grad_check_summary WHERE run_id IN (\(idList)) ORDER BY run_id
+            SELECT run_id AS run, checked, passed, failed, skipped, trivial,
+                   CASE WHEN conclusive THEN 'yes' ELSE 'no: more than half skipped or trivial' END AS conclusive, worst_rel_error
+            FROM grad_check_summary WHERE run_id IN (\(idList)) ORDER BY run_id
             """, arguments: ids.map { .integer($0) })
         body += "<h2>Gradient checks</h2>\n" + (checks.rows.isEmpty ? "<p>None recorded.</p>\n" : htmlTable(Table(query: checks)))
         return page(body)
@@ -206,7 +208,10 @@ func coordinate(_ value: Double) -> String {
     return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
 }
 
+/// Text for XHTML content and attributes. Control characters are shown escaped as in the
+/// terminal (`\u{1B}`): XML 1.0 admits most of them in no form, not even as character references.
 func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    TerminalText.escaped(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        .replacingOccurrences(of: "'", with: "&#39;")
 }
