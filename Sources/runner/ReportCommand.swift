@@ -155,6 +155,11 @@ extension Runner {
         for (i, argument) in arguments.enumerated() {
             if argument == "--sql", i == arguments.count - 1 || looksLikeOption(arguments[i + 1]) {
                 result.append("--sql=" + Report.listTables)
+            } else if i > 0, arguments[i - 1] == "--sql", argument.hasPrefix("-"), argument != "-", !looksLikeOption(argument) {
+                // SQL that starts with a comment ("-- note…"): ArgumentParser would take it for an
+                // option, so it is attached to --sql.
+                result.removeLast()
+                result.append("--sql=" + argument)
             } else {
                 result.append(argument)
             }

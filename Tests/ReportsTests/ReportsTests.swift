@@ -51,7 +51,7 @@ struct ReportsTests {
         #expect(table.rows[0][2] == "pooling=max learning_rate=0.05")
         #expect(table.rows[0][3] == "completed")
         #expect(table.rows[0][6] == "0.8800" && table.rows[0][7] == "0.8800")
-        #expect(table.rows[0][8] == "1/0/1")
+        #expect(table.rows[0][8] == "1/0/1/0")     // passed/failed/skipped/trivial; 1 of 2 skipped is still conclusive
         #expect(table.rows[0][9] == "1.00e-04")     // the skipped entry's relative error of 1 does not count
     }
 
@@ -158,6 +158,107 @@ struct ReportsTests {
         #expect(!page.contains("src=") && !page.contains("<link"))
     }
 
+    /// A store whose names, labels, parameters, errors and events are hostile to terminals and HTML.
+    static let hostileNames = ["</svg><script>alert(1)</script>", "\"'&<>", "\u{1B}[2J\u{07}bell\r\u{202E}txt.exe", "tab\there\u{9B}31m"]
+
+    func hostileStore() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-hostile-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/s.sqlite"
+        let store = try RunStore(path: path)
+        let provenance = RunProvenance(host: "h", os: "o", convlabVersion: "v", swiftVersion: "s", blas: "b")
+        for (index, name) in Self.hostileNames.enumerated() {
+            let experiment = try store.createExperiment(name: name, specPath: nil, specJSON: "{}")
+            let id = try store.createRun(NewRun(
+                experimentID: experiment, runIndex: 1, variant: "{\"description\":\(JSONWriterQuote(name))}", variantLabel: "description=\(name)",
+                specJSON: "{}", specHash: "", seed: 1, epochsPlanned: 1, provenance: provenance,
+                params: [("description", name, nil), ("seed", "\(index)", Double(index))]))
+            try store.markStarted(run: id)
+            var batch = RecordBatch()
+            batch.metrics = [.init(name: "train_loss", step: 1, epoch: 1, value: 1, wallTime: 0),
+                             .init(name: "test_accuracy", step: 1, epoch: 1, value: 0.5, wallTime: 0)]
+            batch.gradientNorms = [.init(step: 1, layer: 0, layerKind: name, tensor: "weight", l2: 1, maxAbs: 1)]
+            batch.events = [.init(time: 1, kind: "started", message: name)]
+            try store.append(batch, run: id, epochsDone: 1, stepsDone: 1)
+            try store.finish(run: id, status: .failed, error: name)
+        }
+        return path
+    }
+
+    @Test("the HTML report of hostile names is well-formed, has no script, and shows each name as text")
+    func htmlHostileNames() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try hostileStore()))
+        let page = try reporter.html(filter: RunFilter(), groupBy: ["description"], targetAccuracy: 0.85)
+        final class Collector: NSObject, XMLParserDelegate {
+            var series: [String] = []
+            var text = ""
+            var elements: Set<String> = []
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
+                elements.insert(name)
+                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
+            }
+            func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+        }
+        let parser = XMLParser(data: Data(page.utf8))
+        let collector = Collector()
+        parser.delegate = collector
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        #expect(!collector.elements.contains("script"))
+        #expect(!page.contains("<script") && !page.contains("</svg><script"))
+        for name in Self.hostileNames {
+            let shown = TerminalText.escaped(name)
+            #expect(collector.text.contains(shown), "\(shown) is not shown as text")
+            #expect(collector.series.contains { $0.contains(shown) }, "\(shown) is not a series name")
+        }
+        for scalar in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}"] { #expect(!page.contains(scalar)) }
+    }
+
+    @Test("terminal tables and Markdown show control characters escaped; JSON and CSV keep the text exactly")
+    func terminalHostileNames() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try hostileStore()))
+        for document in [try reporter.runs(RunFilter()), try reporter.run(3), try reporter.groups(by: ["description"], filter: RunFilter(), targetAccuracy: 0.5)] {
+            for format in [OutputFormat.table, .markdown] {
+                let text = document.render(format, width: 400)
+                for scalar in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}", "\t"] {
+                    #expect(!text.contains(scalar), "\(format) shows U+\(String(scalar.unicodeScalars.first?.value ?? 0, radix: 16))")
+                }
+                #expect(text.contains("\\u{1B}[2J\\u{7}bell\\u{D}\\u{202E}txt.exe"), "\(format)")
+            }
+        }
+        let json = try reporter.runs(RunFilter()).render(.json, width: 80)
+        for scalar in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}"] { #expect(!json.contains(scalar)) }
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(rows.compactMap { $0["experiment"] as? String } == Self.hostileNames)
+        let csv = try reporter.runs(RunFilter()).render(.csv, width: 80)
+        #expect(csv.contains("\"\u{1B}[2J\u{07}bell\r\u{202E}txt.exe\""))
+    }
+
+    @Test("a run whose checks are mostly skipped or trivial is inconclusive, never 'every checked entry passed'")
+    func inconclusiveChecks() throws {
+        let path = try fixtureStore()
+        let store = try RunStore(path: path)
+        var batch = RecordBatch()
+        // Run 2: one passed and one skipped already; two trivial more → 3 of 4 prove nothing.
+        for entry in [7, 8] {
+            batch.gradientChecks.append(.init(step: 0, layer: 0, layerKind: "conv", tensor: "weight", entry: entry, analytic: 0, numeric: 0,
+                                              absoluteError: 0, relativeError: 0, outcome: "trivial"))
+        }
+        try store.append(batch, run: 2, epochsDone: 3, stepsDone: 30)
+        let reporter = Reporter(reader: try StoreReader(path: path))
+        let table = try #require(try reporter.runs(RunFilter(runIDs: [1, 2])).sections.first?.table)
+        #expect(table.rows.map { $0[8] } == ["1/0/1/0", "1/0/1/2 inconclusive"])
+        let json = try reporter.runs(RunFilter(runIDs: [2])).render(.json, width: 80)
+        #expect(json.contains("1 passed, 0 failed, 1 skipped, 2 trivial, inconclusive"))
+        let detail = try reporter.run(2).render(.table, width: 200)
+        #expect(!detail.contains("every checked entry passed"))
+        #expect(detail.contains("inconclusive: 1 of 1 check had more than half of their entries skipped"))
+        #expect(detail.contains("trivial") && detail.contains("conclusive"))
+        let conclusive = try reporter.run(1).render(.table, width: 200)
+        #expect(conclusive.contains("every checked entry passed"))
+        let page = try reporter.html(filter: RunFilter(runIDs: [1, 2]), groupBy: [], targetAccuracy: 0.85)
+        #expect(page.contains("<th>trivial</th>") && page.contains("no: more than half skipped or trivial"))
+    }
+
     @Test("long curves are thinned to about 300 points per run in the HTML")
     func htmlThinsLongCurves() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-thin-\(UUID().uuidString)").path
@@ -198,4 +299,11 @@ struct ReportsTests {
         #expect(chart.contains("● a   ○ b"))
         #expect(chart.components(separatedBy: "\n")[0].hasPrefix("        1 ┤"))
     }
+}
+
+/// A JSON string literal (the variant column holds JSON).
+func JSONWriterQuote(_ s: String) -> String {
+    let data = try? JSONSerialization.data(withJSONObject: [s], options: [])
+    let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
+    return String(array.dropFirst().dropLast())
 }

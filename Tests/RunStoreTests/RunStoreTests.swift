@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GRDB
 @testable import RunStore
 
 func temporaryStorePath() -> String {
@@ -75,7 +76,7 @@ struct RunStoreTests {
             #expect {
                 try open()
             } throws: { error in
-                (error as? StoreError)?.kind == .newerSchema && "\(error)".contains("store schema 99, this build knows up to 1")
+                (error as? StoreError)?.kind == .newerSchema && "\(error)".contains("store schema 99, this build knows up to \(StoreSchema.currentVersion)")
             }
         }
         #expect(bytes(path) == before)
@@ -154,5 +155,74 @@ struct RunStoreTests {
         let reader = try StoreReader(path: path)
         #expect(try reader.query("SELECT COUNT(*) FROM runs").rows[0][0] == .integer(40))
         #expect(try reader.query("SELECT COUNT(*) FROM metrics").rows[0][0] == .integer(2000))
+    }
+}
+
+@Suite("Store migrations: version 1 to 2 (gradient-check outcome 'trivial')")
+struct MigrationTests {
+    /// The schema as version 1 of ConvLab wrote it, with a few rows in every table it has.
+    func versionOneStore() throws -> String {
+        let path = temporaryStorePath()
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: StoreSchema.migrations[0])
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+            try db.execute(sql: "INSERT INTO experiments(id, name, spec_json, created_at) VALUES (1, 'old', '{}', 1)")
+            try db.execute(sql: """
+                INSERT INTO runs(id, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status, epochs_planned)
+                VALUES (1, 1, 1, '{}', '', '{}', 'h', 1, 'completed', 1)
+                """)
+            for (entry, outcome) in [(0, "passed"), (1, "failed"), (2, "skipped")] {
+                try db.execute(sql: """
+                    INSERT INTO grad_checks(run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome)
+                    VALUES (1, 0, 0, 'conv', 'weight', ?, 0.5, 0.5, 0, ?, ?)
+                    """, arguments: [entry, Double(entry) / 10, outcome])
+            }
+            try db.execute(sql: "INSERT INTO metrics VALUES (1, 'test_accuracy', 3, 1, 0.75, 2)")
+        }
+        try queue.close()
+        return path
+    }
+
+    @Test("a version-1 store upgrades without loss, and then accepts 'trivial' outcomes")
+    func upgradesVersionOne() throws {
+        let path = try versionOneStore()
+        let store = try RunStore(path: path)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT value FROM meta WHERE key = 'schema_version'").rows[0][0] == .text("\(StoreSchema.currentVersion)"))
+        let rows = try reader.query("SELECT entry, rel_error, outcome FROM grad_checks ORDER BY entry").rows
+        #expect(rows == [[.integer(0), .real(0), .text("passed")], [.integer(1), .real(0.1), .text("failed")], [.integer(2), .real(0.2), .text("skipped")]])
+        #expect(try reader.query("SELECT value FROM metrics").rows == [[.real(0.75)]])
+        var batch = RecordBatch()
+        batch.gradientChecks = [.init(step: 5, layer: 0, layerKind: "conv", tensor: "weight", entry: 3, analytic: 0, numeric: 1e-9,
+                                      absoluteError: 1e-9, relativeError: 1e-4, outcome: "trivial")]
+        try store.append(batch, run: 1, epochsDone: 1, stepsDone: 5)
+        // checked 4: passed, failed, skipped, trivial → (1 + 1) · 2 = 4 ≤ 4: conclusive; worst ignores skipped and trivial.
+        let summary = try reader.query("SELECT checked, passed, failed, skipped, trivial, conclusive, worst_rel_error FROM grad_check_summary")
+        #expect(summary.rows == [[.integer(4), .integer(1), .integer(1), .integer(1), .integer(1), .integer(1), .real(0.1)]])
+        // The CHECK still refuses what is not an outcome.
+        batch.gradientChecks[0].outcome = "maybe"
+        #expect(throws: StoreError.self) { try store.append(batch, run: 1, epochsDone: 1, stepsDone: 5) }
+        #expect(try reader.query("SELECT COUNT(*) FROM grad_checks").rows[0][0] == .integer(4))
+        // The index survives the rebuild.
+        #expect(try reader.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'grad_checks_by_run'").rows[0][0] == .integer(1))
+    }
+
+    @Test("a check is inconclusive when more than half of its entries are skipped or trivial")
+    func conclusiveRule() throws {
+        let path = temporaryStorePath()
+        let store = try makeStore(path, runs: 2)
+        for (run, outcomes) in [(Int64(1), ["passed", "skipped", "trivial"]), (Int64(2), ["passed", "passed", "trivial", "skipped"])] {
+            var batch = RecordBatch()
+            batch.gradientChecks = outcomes.enumerated().map { entry, outcome in
+                .init(step: 0, layer: 0, layerKind: "dense", tensor: "weight", entry: entry, analytic: 1, numeric: 1,
+                      absoluteError: 0, relativeError: outcome == "passed" ? 1e-6 : 0.9, outcome: outcome)
+            }
+            try store.append(batch, run: run, epochsDone: 1, stepsDone: 1)
+        }
+        let summary = try StoreReader(path: path).query("SELECT run_id, conclusive, worst_rel_error FROM grad_check_summary ORDER BY run_id")
+        // Run 1: 2 of 3 skipped or trivial (4 > 3) → inconclusive; run 2: 2 of 4 (4 ≤ 4) → conclusive.
+        #expect(summary.rows == [[.integer(1), .integer(0), .real(1e-6)], [.integer(2), .integer(1), .real(1e-6)]])
     }
 }

@@ -89,6 +89,33 @@ struct ExperimentRunnerTests {
         #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'diverged'").rows[0][0] == .integer(1))
     }
 
+    @Test("a NaN test loss after a finite first loss ends that run as diverged, naming the value, and the next run completes")
+    func nonFiniteEvaluation() throws {
+        let path = temporaryPath("store.sqlite")
+        // One step per epoch: the first (and only) training loss is computed before the update, so
+        // it is finite; the update by 1e30 blows the weights up and the test loss is NaN.
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in
+            spec["dataset"] = ["plugin": "synthetic", "train_size": 16, "test_size": 32, "size": 8, "classes": 3]
+            spec["training"] = ["epochs": 2, "batch_size": 16]
+            spec["probes"] = ["loss": ["every": 1], "grad_norms": ["every": 1], "grad_check": ["every": 1, "samples": 2, "batch": 2]]
+            spec["matrix"] = ["optimizer.learning_rate": [1e30, 0.1]]
+        }, file: "t.json")
+        let reporter = RecordingReporter()
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal()).execute(plan)
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "completed"])
+        let expected = "test_loss became NaN at step 1 (epoch 1); lower optimizer.learning_rate"
+        #expect(outcomes[0].error == expected)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT status, error FROM runs ORDER BY id").rows
+                == [[.text("diverged"), .text(expected)], [.text("completed"), .null]])
+        #expect(try reader.query("SELECT message FROM events WHERE kind = 'diverged'").rows == [[.text(expected)]])
+        // The first loss was finite and is kept, with the epoch's other finite metrics.
+        let kept = try reader.query("SELECT name FROM metrics WHERE run_id = 1 AND step = 1 ORDER BY name").rows.compactMap { $0[0].string }
+        #expect(kept == ["images_per_second", "learning_rate", "test_accuracy", "train_accuracy_epoch", "train_loss", "train_loss_epoch"])
+        #expect(try reader.query("SELECT COUNT(*) FROM metrics WHERE value IS NULL").rows[0][0] == .integer(0))
+        #expect(reporter.started == [1, 2])
+    }
+
     @Test("a stop request ends the run as interrupted, keeps its records and skips the rest")
     func interruption() throws {
         let path = temporaryPath("store.sqlite")
