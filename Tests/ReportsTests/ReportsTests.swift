@@ -205,8 +205,15 @@ struct ReportsTests {
         #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
         #expect(!collector.elements.contains("script"))
         #expect(!page.contains("<script") && !page.contains("</svg><script"))
+        // The expected text, spelled out here rather than by the code under test: each control
+        // character as \u{HEX}.
+        func shownEscaped(_ name: String) -> String {
+            name.unicodeScalars.map { s in
+                s.value < 0x20 || (0x7F...0x9F).contains(s.value) || s.value == 0x202E ? "\\u{\(String(s.value, radix: 16, uppercase: true))}" : String(s)
+            }.joined()
+        }
         for name in Self.hostileNames {
-            let shown = TerminalText.escaped(name)
+            let shown = shownEscaped(name)
             #expect(collector.text.contains(shown), "\(shown) is not shown as text")
             #expect(collector.series.contains { $0.contains(shown) }, "\(shown) is not a series name")
         }
