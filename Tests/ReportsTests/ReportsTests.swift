@@ -314,3 +314,90 @@ func JSONWriterQuote(_ s: String) -> String {
     let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
     return String(array.dropFirst().dropLast())
 }
+
+@Suite("Terminal-safe text and output files")
+struct SafeOutputTests {
+    /// SplitMix64: a seeded source of random scalars for the property below.
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test("escaped text has no control character, keeps every other scalar in order, and is unchanged when safe")
+    func escapingProperty() {
+        var rng = Generator(state: 42)
+        // Scalars from the ranges that matter: C0, ASCII, DEL and C1, bidi controls, separators, CJK, emoji.
+        let pools: [ClosedRange<UInt32>] = [0x00...0x1F, 0x20...0x7E, 0x7F...0xA0, 0x200B...0x206F, 0x4E00...0x4E10, 0x1F600...0x1F610]
+        for _ in 0..<2000 {
+            let length = Int(rng.next() % 24)
+            let scalars = (0..<length).compactMap { _ -> Unicode.Scalar? in
+                let pool = pools[Int(rng.next() % UInt64(pools.count))]
+                return Unicode.Scalar(pool.lowerBound + UInt32(rng.next() % UInt64(pool.count)))
+            }
+            let text = String(String.UnicodeScalarView(scalars))
+            let shown = TerminalText.escaped(text)
+            #expect(!shown.unicodeScalars.contains(where: TerminalText.isUnsafe), "\(scalars.map(\.value))")
+            // Reading the escapes back gives the text: nothing is lost or reordered.
+            // (Scalar by scalar: a joiner after "}" would merge with it into one Character.)
+            var back = String.UnicodeScalarView()
+            let out = Array(shown.unicodeScalars)
+            var i = 0
+            while i < out.count {
+                if out[i] == "\\", i + 2 < out.count, out[i + 1] == "u", out[i + 2] == "{",
+                   let close = out[(i + 3)...].firstIndex(of: "}"),
+                   let value = UInt32(String(String.UnicodeScalarView(out[(i + 3)..<close])), radix: 16),
+                   let scalar = Unicode.Scalar(value), TerminalText.isUnsafe(scalar) {
+                    back.append(scalar)
+                    i = close + 1
+                } else {
+                    back.append(out[i])
+                    i += 1
+                }
+            }
+            #expect(String(back) == text, "\(scalars.map(\.value))")
+            if !text.unicodeScalars.contains(where: TerminalText.isUnsafe) { #expect(shown == text) }
+        }
+        #expect(TerminalText.escaped("a\u{1B}[2J\u{07}\r\u{202E}b") == "a\\u{1B}[2J\\u{7}\\u{D}\\u{202E}b")
+        #expect(TerminalText.escaped("line\nnext\u{1B}", keepingNewlines: true) == "line\nnext\\u{1B}")
+        #expect(TerminalText.escaped("line\nnext") == "line\\u{A}next")
+    }
+
+    func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-output-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("a SQLite file, the store, a symlink or hard link to it, and its WAL are refused; an ordinary file is replaced whole")
+    func outputFile() throws {
+        let dir = try folder()
+        let store = dir + "/s.sqlite"
+        _ = try RunStore(path: store)
+        let before = FileManager.default.contents(atPath: store)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: store)
+        try FileManager.default.linkItem(atPath: store, toPath: dir + "/hard")
+        for target in [store, dir + "/link", dir + "/hard", store + "-wal", dir + "/../" + (dir as NSString).lastPathComponent + "/s.sqlite"] {
+            #expect(throws: ReportError.self) { try OutputFile.write("<html/>", to: target, protecting: [store]) }
+        }
+        // Without naming the store, its header alone protects it.
+        #expect {
+            try OutputFile.write("x", to: store)
+        } throws: { error in
+            "\(error)" == "refusing to write \(store): it is a SQLite database (a ConvLab store?), which this would destroy; choose another file"
+        }
+        #expect(FileManager.default.contents(atPath: store) == before)
+        let page = dir + "/page.html"
+        try OutputFile.write("first", to: page, protecting: [store])
+        try OutputFile.write("second, longer", to: page, protecting: [store])
+        #expect(try String(contentsOfFile: page, encoding: .utf8) == "second, longer")
+        #expect(throws: ReportError.self) { try OutputFile.write("x", to: dir + "/no/such/folder/page.html") }
+        #expect(throws: ReportError.self) { try OutputFile.write("x", to: dir) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") } == [])
+    }
+}

@@ -226,3 +226,131 @@ struct MigrationTests {
         #expect(summary.rows == [[.integer(1), .integer(0), .real(1e-6)], [.integer(2), .integer(1), .real(1e-6)]])
     }
 }
+
+@Suite("The store never writes a non-finite number")
+struct NonFiniteTests {
+    @Test("a batch holding NaN or an infinity anywhere is refused whole, naming the value, and nothing of it is written",
+          arguments: [Double.nan, .infinity, -.infinity])
+    func refused(bad: Double) throws {
+        let path = temporaryStorePath()
+        let store = try makeStore(path, runs: 1)
+        let cases: [(RecordBatch, String)] = {
+            var metric = RecordBatch()
+            metric.metrics = [.init(name: "train_loss", step: 2, epoch: 1, value: 0.5, wallTime: 0),
+                              .init(name: "test_loss", step: 3, epoch: 1, value: bad, wallTime: 0)]
+            var norm = RecordBatch()
+            norm.gradientNorms = [.init(step: 4, layer: 2, layerKind: "dense", tensor: "bias", l2: 1, maxAbs: bad)]
+            var check = RecordBatch()
+            check.gradientChecks = [.init(step: 5, layer: 0, layerKind: "conv", tensor: "weight", entry: 7, analytic: bad, numeric: 1,
+                                          absoluteError: 1, relativeError: 1, outcome: "failed")]
+            var input = RecordBatch()
+            input.gradientChecks = [.init(step: 6, layer: nil, layerKind: "input", tensor: "input", entry: 1, analytic: 1, numeric: bad,
+                                          absoluteError: 1, relativeError: 1, outcome: "failed")]
+            var epoch = RecordBatch()
+            epoch.metrics = [.init(name: "learning_rate", step: 1, epoch: bad, value: 0.1, wallTime: 0)]
+            let name = nonFiniteName(bad)
+            return [(metric, "test_loss became \(name) at step 3 (epoch 1)"),
+                    (norm, "the gradient max-abs of layer 2 (dense) bias at step 4 became \(name)"),
+                    (check, "the analytic gradient of the gradient check at step 5 of layer 0 (conv) weight[7] is \(name)"),
+                    (input, "the numeric gradient of the gradient check at step 6 of the input input[1] is \(name)"),
+                    (epoch, "the epoch of learning_rate at step 1 is \(name)")]
+        }()
+        let reader = try StoreReader(path: path)
+        let before = try reader.query("SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM grad_norms), (SELECT COUNT(*) FROM grad_checks), (SELECT steps_done FROM runs)").rows
+        for (batch, message) in cases {
+            #expect(batch.firstNonFiniteValue == message)
+            #expect {
+                try store.append(batch, run: 1, epochsDone: 1, stepsDone: 99)
+            } throws: { error in
+                (error as? StoreError)?.kind == .nonFiniteValue && "\(error)".contains(message) && "\(error)".contains("nothing of this batch was written")
+            }
+            var cleaned = batch
+            cleaned.removeNonFiniteValues()
+            #expect(cleaned.firstNonFiniteValue == nil && cleaned.count == batch.count - 1)
+        }
+        #expect(try reader.query("SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM grad_norms), (SELECT COUNT(*) FROM grad_checks), (SELECT steps_done FROM runs)").rows == before)
+    }
+
+    @Test("a non-finite parameter keeps its text and gets no value_real")
+    func nonFiniteParameter() throws {
+        let path = temporaryStorePath()
+        let store = try RunStore(path: path)
+        let experiment = try store.createExperiment(name: "e", specPath: nil, specJSON: "{}")
+        _ = try store.createRun(NewRun(experimentID: experiment, runIndex: 1, variant: "{}", variantLabel: "", specJSON: "{}", specHash: "",
+                                       seed: 1, epochsPlanned: 1, provenance: provenance,
+                                       params: [("a", "inf", .infinity), ("b", "nan", .nan), ("c", "0.5", 0.5)]))
+        #expect(try StoreReader(path: path).query("SELECT key, value_text, value_real FROM params ORDER BY key").rows
+                == [[.text("a"), .text("inf"), .null], [.text("b"), .text("nan"), .null], [.text("c"), .text("0.5"), .real(0.5)]])
+    }
+
+    @Test("a beat moves the heartbeat of a running run only")
+    func beat() throws {
+        let path = temporaryStorePath()
+        let store = try makeStore(path, runs: 1)     // run 1 is completed
+        let reader = try StoreReader(path: path)
+        let finished = try reader.query("SELECT heartbeat_at FROM runs WHERE id = 1").rows
+        Thread.sleep(forTimeInterval: 0.01)
+        try store.beat(run: 1)
+        #expect(try reader.query("SELECT heartbeat_at FROM runs WHERE id = 1").rows == finished)
+        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = 1 WHERE id = 1") }
+        try store.beat(run: 1)
+        let moved = try #require(try reader.query("SELECT heartbeat_at FROM runs WHERE id = 1").rows.first?.first?.double)
+        #expect(abs(moved - Date().timeIntervalSince1970) < 60)
+    }
+}
+
+@Suite("Queries the reader refuses or stops")
+struct QueryLimitTests {
+    @Test("SQL text: statements, comments and quotes as SQLite reads them")
+    func sqlText() {
+        #expect(SQLText("-- note\nSELECT 1").statements == ["-- note\nSELECT 1"])
+        #expect(SQLText("-- note\nSELECT 1").firstKeyword == "SELECT")
+        #expect(SQLText("  -- only a comment").isBlank)
+        #expect(SQLText("/* a; b */ ; ;\n-- c; d").isBlank)
+        #expect(SQLText("SELECT ';', \"a;b\", [x;y], `p;q` -- ; not here\n").statements.count == 1)
+        #expect(SQLText("SELECT 'it''s; fine'; SELECT 2").statements.count == 2)
+        #expect(SQLText("/* x */ attach 'f' as g").firstKeyword == "ATTACH")
+        #expect(SQLText("SELECT 1; /* trailing */").statements.count == 1)
+        #expect(SQLText("SELECT 1 /* unterminated; comment").statements.count == 1)
+        #expect(SQLText("SELECT 'unterminated; string").statements.count == 1)
+    }
+
+    @Test("a query past its row limit or its time limit is stopped with a clear error")
+    func limits() throws {
+        let path = temporaryStorePath()
+        try makeStore(path)
+        let reader = try StoreReader(path: path)
+        let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+        #expect {
+            _ = try reader.query(endless, limits: QueryLimits(maxRows: 1000, seconds: 30))
+        } throws: { error in
+            (error as? StoreError)?.kind == .queryLimit && "\(error)".contains("returned more than 1000 rows")
+        }
+        #expect(try reader.query(endless + " LIMIT 1000", limits: QueryLimits(maxRows: 1000, seconds: 30)).rows.count == 1000)
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect {
+            _ = try reader.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c",
+                                 limits: QueryLimits(maxRows: 10, seconds: 0.3))
+        } throws: { error in
+            (error as? StoreError)?.kind == .queryLimit && "\(error)".contains("ran longer than 0.3 s")
+        }
+        #expect(clock.now - start < .seconds(10))
+        // The connection works again after an interrupted query.
+        #expect(try reader.query("SELECT COUNT(*) FROM runs", limits: QueryLimits()).rows == [[.integer(1)]])
+    }
+
+    @Test("several statements, ATTACH and DETACH are refused before anything runs")
+    func refusedStatements() throws {
+        let path = temporaryStorePath()
+        try makeStore(path).checkpointAndClose()
+        let before = bytes(path)
+        let reader = try StoreReader(path: path)
+        for (sql, message) in [("SELECT 1; SELECT 2", "one statement at a time: this text holds 2 statements"),
+                               ("ATTACH '\(path)' AS again", "ATTACH is refused"), ("detach main", "DETACH is refused")] {
+            #expect(throws: StoreError.self) { _ = try reader.query(sql) }
+            do { _ = try reader.query(sql) } catch { #expect(error.message.contains(message), "\(error)") }
+        }
+        #expect(bytes(path) == before)
+    }
+}

@@ -116,6 +116,42 @@ struct ExperimentRunnerTests {
         #expect(reporter.started == [1, 2])
     }
 
+    @Test("the heartbeat moves on its own timer while the run is busy outside the training loop, and stops when it ends")
+    func heartbeatTimer() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec(), file: "t.json")
+        /// Loading the data set takes 1.5 s here (the runner announces it with a note): no record is
+        /// written meanwhile, so only the timer can move the heartbeat.
+        final class SlowLoad: ProgressReporter {
+            let path: String
+            var during: [Double] = []
+            init(path: String) { self.path = path }
+            func heartbeat() -> Double { (try? StoreReader(path: path).query("SELECT heartbeat_at FROM runs WHERE id = 1").rows.first?.first?.double) ?? 0 }
+            func runStarted(_ run: RunPlan, of total: Int, runID: Int64) {}
+            func step(_ update: ProgressUpdate) {}
+            func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)]) {}
+            func runFinished(_ outcome: RunOutcome) {}
+            func note(_ message: String) {
+                for _ in 0..<3 {
+                    during.append(heartbeat())
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+            }
+        }
+        let reporter = SlowLoad(path: path)
+        let runner = ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal())
+        runner.heartbeatInterval = 0.1
+        let outcomes = try runner.execute(plan)
+        #expect(outcomes.map(\.status) == [.completed])
+        #expect(reporter.during.count == 3 && reporter.during[0] < reporter.during[1] && reporter.during[1] < reporter.during[2],
+                "the heartbeat stood still during the load: \(reporter.during)")
+        // After the run ends, nothing beats: the heartbeat stays at the finish time.
+        let ended = reporter.heartbeat()
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(reporter.heartbeat() == ended)
+        #expect(try StoreReader(path: path).query("SELECT heartbeat_at = finished_at FROM runs WHERE id = 1").rows[0][0] == .integer(1))
+    }
+
     @Test("a stop request ends the run as interrupted, keeps its records and skips the rest")
     func interruption() throws {
         let path = temporaryPath("store.sqlite")
