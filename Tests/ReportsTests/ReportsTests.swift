@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Reports
 @testable import RunStore
+import GRDB
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -264,6 +265,30 @@ struct ReportsTests {
         #expect(conclusive.contains("every checked entry passed"))
         let page = try reporter.html(filter: RunFilter(runIDs: [1, 2]), groupBy: [], targetAccuracy: 0.85)
         #expect(page.contains("<th>trivial</th>") && page.contains("no: more than half skipped or trivial"))
+    }
+
+    @Test("every view reads a version-1 store that no exec has upgraded yet (the reader never migrates)")
+    func versionOneStore() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-v1-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/v1.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: StoreSchema.migrations[0])
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+            try db.execute(sql: "INSERT INTO experiments(id, name, spec_json, created_at) VALUES (1, 'old', '{}', 1)")
+            try db.execute(sql: """
+                INSERT INTO runs(id, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status, epochs_planned, started_at, finished_at)
+                VALUES (1, 1, 1, '{}', '', '{}', 'h', 1, 'completed', 1, 1, 2)
+                """)
+            try db.execute(sql: "INSERT INTO grad_checks VALUES (1, 0, 0, 'conv', 'weight', 0, 1, 1, 0, 1e-7, 'passed')")
+            try db.execute(sql: "INSERT INTO metrics VALUES (1, 'test_accuracy', 3, 1, 0.75, 2)")
+        }
+        try queue.close()
+        let reporter = Reporter(reader: try StoreReader(path: path))
+        #expect(try reporter.runs(RunFilter()).sections.first?.table?.rows.first?[8] == "1/0/0/0")
+        #expect(try reporter.run(1).render(.table, width: 200).contains("every checked entry passed"))
+        #expect(try reporter.html(filter: RunFilter(), groupBy: [], targetAccuracy: 0.5).contains("<th>trivial</th>"))
     }
 
     @Test("long curves are thinned to about 300 points per run in the HTML")
