@@ -138,6 +138,10 @@ struct ReportCLITests {
         let folder = temporaryFolder()
         let store = folder + "/s.sqlite"
         try FileManager.default.copyItem(atPath: trainedStore, toPath: store)
+        // Its last rows may still be in the WAL (another test's reader can keep it from being folded in).
+        if FileManager.default.fileExists(atPath: trainedStore + "-wal") {
+            try FileManager.default.copyItem(atPath: trainedStore + "-wal", toPath: store + "-wal")
+        }
         let other = folder + "/other.sqlite"
         _ = try RunStore(path: other)
         let link = folder + "/link.html"
