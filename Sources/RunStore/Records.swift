@@ -84,10 +84,10 @@ extension RecordBatch.GradientNorm {
 
 extension RecordBatch.GradientCheck {
     public var nonFiniteDescription: String? {
-        let at = "gradient check at step \(step) of \(layer.map { "layer \($0) (\(layerKind))" } ?? "the input") \(tensor)[\(entry)]"
+        let entry = "\(layer.map { "layer \($0) (\(layerKind)) " } ?? "the network ")\(tensor)[\(self.entry)]"
         for (name, value) in [("analytic gradient", analytic), ("numeric gradient", numeric),
                               ("absolute error", absoluteError), ("relative error", relativeError)] where !value.isFinite {
-            return "the \(name) of the \(at) is \(nonFiniteName(value))"
+            return "the gradient check at step \(step) found a \(nonFiniteName(value)) \(name) for \(entry)"
         }
         return nil
     }

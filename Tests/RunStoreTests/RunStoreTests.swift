@@ -251,8 +251,8 @@ struct NonFiniteTests {
             let name = nonFiniteName(bad)
             return [(metric, "test_loss became \(name) at step 3 (epoch 1)"),
                     (norm, "the gradient max-abs of layer 2 (dense) bias at step 4 became \(name)"),
-                    (check, "the analytic gradient of the gradient check at step 5 of layer 0 (conv) weight[7] is \(name)"),
-                    (input, "the numeric gradient of the gradient check at step 6 of the input input[1] is \(name)"),
+                    (check, "the gradient check at step 5 found a \(name) analytic gradient for layer 0 (conv) weight[7]"),
+                    (input, "the gradient check at step 6 found a \(name) numeric gradient for the network input[1]"),
                     (epoch, "the epoch of learning_rate at step 1 is \(name)")]
         }()
         let reader = try StoreReader(path: path)

@@ -116,6 +116,29 @@ struct ExperimentRunnerTests {
         #expect(reporter.started == [1, 2])
     }
 
+    @Test("a NaN in a gradient check (weights blown up to infinity) ends the run as diverged, naming the entry")
+    func nonFiniteGradientCheck() throws {
+        let path = temporaryPath("store.sqlite")
+        // 1e39 is infinite in Float32: the first update makes weights infinite, and the check before
+        // step 2 (in Float64, on those weights) computes NaN before the training loss can.
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in
+            spec["dataset"] = ["plugin": "synthetic", "train_size": 32, "test_size": 32, "size": 8, "classes": 3]
+            spec["optimizer"] = ["plugin": "sgd", "learning_rate": 1e39]
+            spec["probes"] = ["loss": ["every": 1], "grad_norms": ["every": 1], "grad_check": ["every": 1, "samples": 2, "batch": 2]]
+            spec["matrix"] = ["seeds": [1, 2]]
+        }, file: "t.json")
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal()).execute(plan)
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "diverged"])
+        for outcome in outcomes {
+            #expect(outcome.error?.hasPrefix("the gradient check at step 1 found a NaN ") == true, "\(outcome.error ?? "")")
+            #expect(outcome.error?.hasSuffix("; lower optimizer.learning_rate") == true)
+        }
+        let reader = try StoreReader(path: path)
+        // The check at step 0, before any update, is kept whole.
+        #expect(try reader.query("SELECT COUNT(*) > 0, SUM(analytic IS NULL) FROM grad_checks WHERE step = 0").rows[0] == [.integer(1), .integer(0)])
+        #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'diverged'").rows[0][0] == .integer(2))
+    }
+
     @Test("the heartbeat moves on its own timer while the run is busy outside the training loop, and stops when it ends")
     func heartbeatTimer() throws {
         let path = temporaryPath("store.sqlite")
