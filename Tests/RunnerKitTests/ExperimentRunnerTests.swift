@@ -139,6 +139,28 @@ struct ExperimentRunnerTests {
         #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'diverged'").rows[0][0] == .integer(2))
     }
 
+    @Test("a non-finite value that reaches the store is refused by it, and the runner ends that run as diverged, not the sweep")
+    func storeRefusalBecomesDivergence() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec { $0["matrix"] = ["seeds": [1, 2]] }, file: "t.json")
+        let runner = ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal())
+        var injected = false
+        runner.beforeFlush = { batch in
+            guard !injected else { return }
+            injected = true
+            batch.gradientNorms.append(.init(step: 3, layer: 4, layerKind: "dense", tensor: "weight", l2: .infinity, maxAbs: 1))
+        }
+        let outcomes = try runner.execute(plan)
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "completed"])
+        let expected = "the gradient L2 norm of layer 4 (dense) weight at step 3 became +inf; lower optimizer.learning_rate"
+        #expect(outcomes[0].error == expected)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT message FROM events WHERE run_id = 1 AND kind = 'diverged'").rows == [[.text(expected)]])
+        // The batch's finite rows were kept.
+        #expect(try reader.query("SELECT COUNT(*) > 0 FROM metrics WHERE run_id = 1").rows[0][0] == .integer(1))
+        #expect(try reader.query("SELECT COUNT(*) FROM grad_norms WHERE layer = 4 AND step = 3").rows[0][0] == .integer(0))
+    }
+
     @Test("the heartbeat moves on its own timer while the run is busy outside the training loop, and stops when it ends")
     func heartbeatTimer() throws {
         let path = temporaryPath("store.sqlite")

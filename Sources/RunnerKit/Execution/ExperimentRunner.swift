@@ -19,6 +19,9 @@ public final class ExperimentRunner {
     /// flushes too; `runner report` calls a run stale after a minute of silence.
     public var heartbeatInterval: Double = 5
     private var datasetCache: [String: DatasetSplit] = [:]
+    /// Tests only: edits each batch just before it is written, to reach the store's own refusal
+    /// of non-finite values, which the checks where values are made leave no other way to reach.
+    var beforeFlush: ((inout RecordBatch) -> Void)?
 
     public init(store: RunStore, reporter: any ProgressReporter, stop: StopSignal) {
         self.store = store
@@ -83,6 +86,7 @@ public final class ExperimentRunner {
         }
         func flush() throws(StoreError) {
             let t = clock.now
+            beforeFlush?(&records)
             do throws(StoreError) {
                 try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
             } catch {
