@@ -104,7 +104,7 @@ public final class StoreReader: @unchecked Sendable {
         var timer: DispatchWorkItem?
         if let limits, limits.seconds > 0, limits.seconds.isFinite {
             let work = DispatchWorkItem { [queue] in queue.interrupt() }
-            DispatchQueue.global().asyncAfter(deadline: .now() + limits.seconds, execute: work)
+            DispatchQueue.global().asyncAfter(deadline: .now() + min(limits.seconds, 1e6), execute: work)
             timer = work
         }
         defer { timer?.cancel() }

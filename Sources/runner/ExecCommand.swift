@@ -36,6 +36,12 @@ struct Exec: ParsableCommand {
     @Option(name: .customLong("heartbeat-interval"), help: .hidden)
     var heartbeatInterval: Double = 5
 
+    func validate() throws {
+        guard heartbeatInterval.isFinite, (0.01...3600).contains(heartbeatInterval) else {
+            throw ValidationError("--heartbeat-interval must be between 0.01 and 3600 seconds")
+        }
+    }
+
     func run() throws {
         let plans = try loadPlans(specs)
         for plan in plans { printPlan(plan, storePath: store.path) }

@@ -30,6 +30,15 @@ struct ExecCLITests {
         }
     }
 
+    @Test("a heartbeat interval that is not a sane number of seconds is refused before anything runs", arguments: ["nan", "0", "1e300", "inf"])
+    func badHeartbeatInterval(value: String) throws {
+        let folder = temporaryFolder()
+        let result = try runner("exec", writeSpec(folder), "--store", folder + "/s.sqlite", "--heartbeat-interval=\(value)")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--heartbeat-interval must be between 0.01 and 3600 seconds"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/s.sqlite"))
+    }
+
     @Test("--dry-run validates and plans without creating a store")
     func dryRun() throws {
         let folder = temporaryFolder()

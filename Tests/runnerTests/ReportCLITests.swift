@@ -62,6 +62,9 @@ struct ReportCLITests {
         (["--group-by", "model.poolng"], "did you mean \"model.pooling\"?"),
         (["--where", "oops"], "is not key=value"),
         (["--format", "xml"], "--format must be table, csv, json or markdown"),
+        (["--sql", "SELECT 1", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
+        (["--sql", "SELECT 1", "--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["--sql", "SELECT 1", "--max-rows", "0"], "--max-rows must be a positive number of rows"),
     ])
     func badInput(arguments: [String], message: String) throws {
         let before = try scalar(trainedStore, "SELECT COUNT(*) FROM metrics")

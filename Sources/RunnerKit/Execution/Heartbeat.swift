@@ -10,10 +10,12 @@ final class Heartbeat: @unchecked Sendable {
     private let queue = DispatchQueue(label: "convlab.heartbeat")
     private var stopped = false
 
-    /// Starts beating every `interval` seconds (the first beat one interval from now).
+    /// Starts beating every `interval` seconds (the first beat one interval from now); an interval
+    /// that is not a number of seconds between 0.01 and an hour is taken as 5.
     init(store: RunStore, run id: Int64, interval: Double) {
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        let nanoseconds = Int(max(interval, 0.01) * 1e9)
+        let seconds = interval.isFinite && (0.01...3600).contains(interval) ? interval : 5
+        let nanoseconds = Int(seconds * 1e9)
         timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds), leeway: .milliseconds(50))
         // A beat that fails (the store busy beyond its timeout) is skipped: the next one may succeed,
         // and the run's own writes report real store failures.
