@@ -110,8 +110,14 @@ extension Reporter {
             body += "</div>\n"
         }
 
+        // The rule of the grad_check_summary view, spelled out so that a store not yet upgraded to
+        // schema 2 (read-only here) reports too.
         let checks = try reader.query("""
-            SELECT run_id AS run, checked, passed, failed, skipped, worst_rel_error FROM grad_check_summary WHERE run_id IN (\(idList)) ORDER BY run_id
+            SELECT run_id AS run, COUNT(*) AS checked, SUM(outcome = 'passed') AS passed, SUM(outcome = 'failed') AS failed,
+                   SUM(outcome = 'skipped') AS skipped, SUM(outcome = 'trivial') AS trivial,
+                   CASE WHEN SUM(outcome IN ('skipped', 'trivial')) * 2 <= COUNT(*) THEN 'yes' ELSE 'no: more than half skipped or trivial' END AS conclusive,
+                   MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
+            FROM grad_checks WHERE run_id IN (\(idList)) GROUP BY run_id ORDER BY run_id
             """, arguments: ids.map { .integer($0) })
         body += "<h2>Gradient checks</h2>\n" + (checks.rows.isEmpty ? "<p>None recorded.</p>\n" : htmlTable(Table(query: checks)))
         return page(body)
@@ -206,7 +212,10 @@ func coordinate(_ value: Double) -> String {
     return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
 }
 
+/// Text for XHTML content and attributes. Control characters are shown escaped as in the
+/// terminal (`\u{1B}`): XML 1.0 admits most of them in no form, not even as character references.
 func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    TerminalText.escaped(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        .replacingOccurrences(of: "'", with: "&#39;")
 }

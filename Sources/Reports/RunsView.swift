@@ -25,13 +25,15 @@ public struct ReportDocument: Sendable {
         switch format {
         case .table:
             return sections.map { section in
-                let heading = sections.count > 1 && !section.title.isEmpty ? section.title + "\n" : ""
-                return heading + (section.table.map { $0.renderText(width: width) } ?? "") + (section.text ?? "")
+                let heading = sections.count > 1 && !section.title.isEmpty ? section.title.terminalSafe + "\n" : ""
+                return heading + (section.table.map { $0.renderText(width: width) } ?? "")
+                    + TerminalText.escaped(section.text ?? "", keepingNewlines: true)
             }.joined(separator: "\n")
         case .markdown:
             return sections.compactMap { section in
-                if let table = section.table { return (section.title.isEmpty ? "" : "## \(section.title)\n\n") + table.renderMarkdown() }
-                return section.text.map { (section.title.isEmpty ? "" : "## \(section.title)\n\n") + "```\n\($0)```\n" }
+                let heading = section.title.isEmpty ? "" : "## \(section.title.terminalSafe)\n\n"
+                if let table = section.table { return heading + table.renderMarkdown() }
+                return section.text.map { heading + "```\n\(TerminalText.escaped($0, keepingNewlines: true))```\n" }
             }.joined(separator: "\n")
         case .csv:
             let tables = sections.compactMap(\.machine)
@@ -40,7 +42,7 @@ public struct ReportDocument: Sendable {
             let tables = sections.filter { $0.machine != nil }
             if tables.count == 1, let table = tables[0].machine { return table.renderJSON() }
             return "{\n" + tables.map { section in
-                JSONWriter.quote(key(section.title)) + ": " + (section.machine?.renderJSON().trimmingCharacters(in: .newlines) ?? "null")
+                Table.jsonQuote(key(section.title)) + ": " + (section.machine?.renderJSON().trimmingCharacters(in: .newlines) ?? "null")
             }.joined(separator: ",\n") + "\n}\n"
         }
     }
@@ -61,7 +63,10 @@ public struct Reporter {
         var id: Int64, experiment: String, variant: String, variantLabel: String, status: String, heartbeat: Double?
         var started: Double?, finished: Double?, epochsDone: Int, epochsPlanned: Int, error: String?
         var finalTrainLoss: Double?, finalTestAccuracy: Double?, bestTestAccuracy: Double?
-        var checked: Int, passed: Int, failed: Int, skipped: Int, worstRelativeError: Double?
+        var checked: Int, passed: Int, failed: Int, skipped: Int, trivial: Int, worstRelativeError: Double?
+
+        /// Whether the run's checks prove anything: see `GradientCheckSummary.isConclusive`.
+        var checksConclusive: Bool { GradientCheckSummary.isConclusive(checked: checked, skipped: skipped, trivial: trivial) }
     }
 
     /// The runs matching `filter`, oldest first, with their final metrics and check summary.
@@ -71,12 +76,14 @@ public struct Reporter {
             SELECT r.id, e.name, r.variant, r.variant_label, r.status, r.heartbeat_at, r.started_at, r.finished_at,
                    r.epochs_done, r.epochs_planned, r.error,
                    f.final_train_loss, f.final_test_accuracy, f.best_test_accuracy,
-                   COALESCE(c.checked, 0), COALESCE(c.passed, 0), COALESCE(c.failed, 0), COALESCE(c.skipped, 0), c.worst_rel_error
+                   COALESCE(c.checked, 0), COALESCE(c.passed, 0), COALESCE(c.failed, 0), COALESCE(c.skipped, 0), c.worst_rel_error,
+                   COALESCE(c.trivial, 0)
             FROM runs r
             JOIN experiments e ON e.id = r.experiment_id
             JOIN run_final_metrics f ON f.run_id = r.id
             LEFT JOIN (SELECT run_id, COUNT(*) AS checked, SUM(outcome = 'passed') AS passed, SUM(outcome = 'failed') AS failed,
-                              SUM(outcome = 'skipped') AS skipped, MAX(CASE WHEN outcome != 'skipped' THEN rel_error END) AS worst_rel_error
+                              SUM(outcome = 'skipped') AS skipped, SUM(outcome = 'trivial') AS trivial,
+                              MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
                        FROM grad_checks WHERE run_id IN (SELECT r.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE \(condition))
                        GROUP BY run_id) c ON c.run_id = r.id
             WHERE \(condition)
@@ -88,7 +95,7 @@ public struct Reporter {
                    epochsDone: Int(v[8].double ?? 0), epochsPlanned: Int(v[9].double ?? 0), error: v[10].string,
                    finalTrainLoss: v[11].double, finalTestAccuracy: v[12].double, bestTestAccuracy: v[13].double,
                    checked: Int(v[14].double ?? 0), passed: Int(v[15].double ?? 0), failed: Int(v[16].double ?? 0),
-                   skipped: Int(v[17].double ?? 0), worstRelativeError: v[18].double)
+                   skipped: Int(v[17].double ?? 0), trivial: Int(v[19].double ?? 0), worstRelativeError: v[18].double)
         }
     }
 
@@ -128,14 +135,14 @@ public struct Reporter {
         let rows = try runRows(filter)
         let (keys, values) = try matrixKeys(rows)
         let table = Table(
-            columns: ["run", "experiment", "variant", "status", "epochs", "train loss", "test acc", "best acc", "checks ✓/✗/skip", "worst rel err", "time"],
+            columns: ["run", "experiment", "variant", "status", "epochs", "train loss", "test acc", "best acc", "checks ✓/✗/skip/trivial", "worst rel err", "time"],
             rows: rows.map { row in
                 let variant = keys.isEmpty ? (row.variantLabel.isEmpty ? "–" : row.variantLabel)
                     : keys.map { "\(Self.shortKey($0))=\(values[row.id]?[$0] ?? "–")" }.joined(separator: " ")
                 let duration = row.started.map { (row.finished ?? row.heartbeat ?? $0) - $0 }
                 return [String(row.id), row.experiment, variant, displayStatus(row), "\(row.epochsDone)/\(row.epochsPlanned)",
                         Numbers.fixed(row.finalTrainLoss), Numbers.fixed(row.finalTestAccuracy), Numbers.fixed(row.bestTestAccuracy),
-                        row.checked == 0 ? "–" : "\(row.passed)/\(row.failed)/\(row.skipped)",
+                        row.checked == 0 ? "–" : "\(row.passed)/\(row.failed)/\(row.skipped)/\(row.trivial)" + (row.checksConclusive ? "" : " inconclusive"),
                         Numbers.scientific(row.worstRelativeError), Numbers.duration(duration)]
             },
             alignments: [.right, .left, .left, .left, .right, .right, .right, .right, .left, .right, .right],
@@ -144,7 +151,9 @@ public struct Reporter {
                 let variant = keys.isEmpty ? row.variantLabel : keys.map { "\($0)=\(values[row.id]?[$0] ?? "")" }.joined(separator: ", ")
                 return [.number(Double(row.id)), .text(row.experiment), .text(variant), .text(displayStatus(row)),
                         .number(Double(row.epochsDone)), num(row.finalTrainLoss), num(row.finalTestAccuracy), num(row.bestTestAccuracy),
-                        .text("\(row.passed) passed, \(row.failed) failed, \(row.skipped) skipped"), num(row.worstRelativeError), num(duration)]
+                        .text(GradientCheckSummary.words(passed: row.passed, failed: row.failed, skipped: row.skipped, trivial: row.trivial,
+                                                         conclusive: row.checksConclusive)),
+                        num(row.worstRelativeError), num(duration)]
             })
         return ReportDocument([.init(title: "Runs", table: table)])
     }

@@ -30,6 +30,8 @@ public struct Table: Sendable, Equatable {
     /// with "…" until it fits.
     public func renderText(width: Int = 200) -> String {
         guard !columns.isEmpty else { return "" }
+        let columns = columns.map(\.terminalSafe)
+        let rows = rows.map { $0.map(\.terminalSafe) }
         var widths = columns.indices.map { c in ([columns[c]] + rows.map { $0[c] }).map(\.displayWidth).max() ?? 0 }
         let separators = 2 * (columns.count - 1)
         while widths.reduce(0, +) + separators > width, let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > 8 {
@@ -71,7 +73,9 @@ public struct Table: Sendable, Equatable {
     // MARK: Markdown
 
     public func renderMarkdown() -> String {
-        func escape(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        func escape(_ s: String) -> String {
+            TerminalText.escaped(s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " "))
+        }
         let header = "| " + columns.map(escape).joined(separator: " | ") + " |"
         let rule = "|" + alignments.map { $0 == .right ? " ---: |" : " --- |" }.joined()
         return ([header, rule] + rows.map { "| " + $0.map(escape).joined(separator: " | ") + " |" }).joined(separator: "\n") + "\n"
@@ -89,16 +93,34 @@ public struct Table: Sendable, Equatable {
                     case .null: value = "null"
                     case .bool(let b): value = b ? "true" : "false"
                     case .number(let n): value = n.isFinite ? JSONWriter.number(n) : "null"
-                    case .text(let s): value = JSONWriter.quote(s)
+                    case .text(let s): value = Self.jsonQuote(s)
                     }
                 } else {
-                    value = JSONWriter.quote(rows[r][c])
+                    value = Self.jsonQuote(rows[r][c])
                 }
-                return "\(JSONWriter.quote(columns[c])): \(value)"
+                return "\(Self.jsonQuote(columns[c])): \(value)"
             }
             return "  {" + fields.joined(separator: ", ") + "}"
         }
         return "[\n" + body.joined(separator: ",\n") + (body.isEmpty ? "]\n" : "\n]\n")
+    }
+}
+
+extension Table {
+    /// A JSON string literal in which, beyond what JSON requires, every scalar a terminal would act
+    /// on (DEL, C1 controls, bidi overrides) is a \uXXXX escape: still the same string to a parser.
+    static func jsonQuote(_ s: String) -> String {
+        let quoted = JSONWriter.quote(s)
+        guard quoted.unicodeScalars.contains(where: TerminalText.isUnsafe) else { return quoted }
+        var out = ""
+        for scalar in quoted.unicodeScalars {
+            if TerminalText.isUnsafe(scalar) {
+                out += String(format: "\\u%04x", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 }
 

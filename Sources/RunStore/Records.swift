@@ -37,8 +37,70 @@ public struct RecordBatch: Sendable {
 
     public init() {}
 
+    /// The first value that is NaN or infinite, described for a person (which value, step, layer,
+    /// tensor); nil when every value can be stored. SQLite would store NaN as NULL, which the
+    /// store's NOT NULL columns refuse, so such a batch is never written.
+    public var firstNonFiniteValue: String? {
+        metrics.lazy.compactMap(\.nonFiniteDescription).first
+            ?? gradientNorms.lazy.compactMap(\.nonFiniteDescription).first
+            ?? gradientChecks.lazy.compactMap(\.nonFiniteDescription).first
+            ?? events.lazy.compactMap(\.nonFiniteDescription).first
+    }
+
+    /// Drops every row that holds a NaN or an infinity.
+    public mutating func removeNonFiniteValues() {
+        metrics.removeAll { $0.nonFiniteDescription != nil }
+        gradientNorms.removeAll { $0.nonFiniteDescription != nil }
+        gradientChecks.removeAll { $0.nonFiniteDescription != nil }
+        events.removeAll { $0.nonFiniteDescription != nil }
+    }
+
     public var isEmpty: Bool { metrics.isEmpty && gradientNorms.isEmpty && gradientChecks.isEmpty && events.isEmpty }
     public var count: Int { metrics.count + gradientNorms.count + gradientChecks.count + events.count }
+}
+
+/// How a non-finite value is named in messages: "NaN", "+inf" or "-inf".
+public func nonFiniteName(_ value: Double) -> String { value.isNaN ? "NaN" : (value > 0 ? "+inf" : "-inf") }
+
+extension RecordBatch.Metric {
+    /// Which of this row's numbers is not finite, if any.
+    public var nonFiniteDescription: String? {
+        let at = "at step \(step) (epoch \(RecordBatch.epochText(epoch)))"
+        if !value.isFinite { return "\(name) became \(nonFiniteName(value)) \(at)" }
+        if !epoch.isFinite { return "the epoch of \(name) at step \(step) is \(nonFiniteName(epoch))" }
+        if !wallTime.isFinite { return "the wall time of \(name) at step \(step) is \(nonFiniteName(wallTime))" }
+        return nil
+    }
+}
+
+extension RecordBatch.GradientNorm {
+    public var nonFiniteDescription: String? {
+        let at = "of layer \(layer) (\(layerKind)) \(tensor) at step \(step)"
+        if !l2.isFinite { return "the gradient L2 norm \(at) became \(nonFiniteName(l2))" }
+        if !maxAbs.isFinite { return "the gradient max-abs \(at) became \(nonFiniteName(maxAbs))" }
+        return nil
+    }
+}
+
+extension RecordBatch.GradientCheck {
+    public var nonFiniteDescription: String? {
+        let entry = "\(layer.map { "layer \($0) (\(layerKind)) " } ?? "the network ")\(tensor)[\(self.entry)]"
+        for (name, value) in [("analytic gradient", analytic), ("numeric gradient", numeric),
+                              ("absolute error", absoluteError), ("relative error", relativeError)] where !value.isFinite {
+            return "the gradient check at step \(step) found a \(nonFiniteName(value)) \(name) for \(entry)"
+        }
+        return nil
+    }
+}
+
+extension RecordBatch.Event {
+    public var nonFiniteDescription: String? { time.isFinite ? nil : "the time of event \(kind) is \(nonFiniteName(time))" }
+}
+
+extension RecordBatch {
+    static func epochText(_ epoch: Double) -> String {
+        epoch == epoch.rounded() && abs(epoch) < 1e9 ? String(Int(epoch)) : String(epoch)
+    }
 }
 
 /// The status of a run, as stored.

@@ -114,7 +114,11 @@ public final class RunStore: @unchecked Sendable {
                                  run.provenance.convlabVersion, run.provenance.swiftVersion, run.provenance.blas])
             let id = db.lastInsertedRowID
             let insert = try db.makeStatement(sql: "INSERT INTO params(run_id, key, value_text, value_real) VALUES (?, ?, ?, ?)")
-            for param in run.params { try insert.execute(arguments: [id, param.key, param.text, param.real]) }
+            // value_real is for comparing numbers; a non-finite one (which validation refuses) is
+            // stored as NULL, with its text kept, rather than as a REAL SQLite cannot compare.
+            for param in run.params {
+                try insert.execute(arguments: [id, param.key, param.text, param.real.flatMap { $0.isFinite ? $0 : nil }])
+            }
             return id
         }
     }
@@ -127,8 +131,22 @@ public final class RunStore: @unchecked Sendable {
         }
     }
 
+    /// Moves the run's heartbeat to now, if it is still running: what a live run does on its own
+    /// timer, so that a long evaluation or data load does not make it look dead.
+    public func beat(run id: Int64) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                           arguments: [Date().timeIntervalSince1970, id])
+        }
+    }
+
     /// Writes a batch of records and refreshes the run's heartbeat and progress, in one transaction.
+    /// A batch holding a NaN or an infinity is refused whole (`.nonFiniteValue`, naming the value):
+    /// SQLite would turn NaN into NULL and fail the transaction on a NOT NULL column.
     public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int) throws(StoreError) {
+        if let value = batch.firstNonFiniteValue {
+            throw StoreError(.nonFiniteValue, path: path, "refused to record a value that is not a number: \(value); nothing of this batch was written")
+        }
         try write { db in
             let metric = try db.makeStatement(sql: "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?)")
             for m in batch.metrics { try metric.execute(arguments: [id, m.name, m.step, m.epoch, m.value, m.wallTime]) }

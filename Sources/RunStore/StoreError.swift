@@ -2,6 +2,10 @@
 public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
         case missing, notAStore, newerSchema, readOnlyViolation, badQuery, unknownRun, io
+        /// A record held NaN or an infinity; nothing of its batch was written.
+        case nonFiniteValue
+        /// A query returned more rows, or ran longer, than it was allowed to.
+        case queryLimit
     }
 
     public var kind: Kind

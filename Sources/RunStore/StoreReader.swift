@@ -1,4 +1,5 @@
 import Foundation
+import Dispatch
 import GRDB
 
 /// A value read from the store.
@@ -57,6 +58,14 @@ public struct QueryResult: Sendable, Equatable {
     }
 }
 
+/// How much one query may return and how long it may run (`runner report --max-rows`, `--timeout`):
+/// a query that never ends (a recursive CTE without a stop) is stopped with a clear error.
+public struct QueryLimits: Sendable, Equatable {
+    public var maxRows: Int
+    public var seconds: Double
+    public init(maxRows: Int = 100_000, seconds: Double = 30) { self.maxRows = maxRows; self.seconds = seconds }
+}
+
 /// Read-only access to a store: what `runner report` uses. The file is opened with SQLite's
 /// read-only flag, so no statement can change it.
 public final class StoreReader: @unchecked Sendable {
@@ -81,8 +90,24 @@ public final class StoreReader: @unchecked Sendable {
         }
     }
 
-    /// Runs one read-only statement. A statement that would write is refused before it runs.
-    public func query(_ sql: String, arguments: [SQLValue] = []) throws(StoreError) -> QueryResult {
+    /// Runs one read-only statement. A statement that would write is refused before it runs, and so
+    /// are several statements at once and ATTACH/DETACH (which would reach other files). With
+    /// `limits`, a query that returns too many rows or runs too long is stopped (sqlite3_interrupt).
+    public func query(_ sql: String, arguments: [SQLValue] = [], limits: QueryLimits? = nil) throws(StoreError) -> QueryResult {
+        let text = SQLText(sql)
+        if text.statements.count > 1 {
+            throw StoreError(.badQuery, path: path, "one statement at a time: this text holds \(text.statements.count) statements separated by ';'; run them one by one")
+        }
+        if let keyword = text.firstKeyword, keyword == "ATTACH" || keyword == "DETACH" {
+            throw StoreError(.readOnlyViolation, path: path, "\(keyword) is refused: report --sql reads this store and no other file")
+        }
+        var timer: DispatchWorkItem?
+        if let limits, limits.seconds > 0, limits.seconds.isFinite {
+            let work = DispatchWorkItem { [queue] in queue.interrupt() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + min(limits.seconds, 1e6), execute: work)
+            timer = work
+        }
+        defer { timer?.cancel() }
         do {
             return try queue.read { db in
                 let statement: Statement
@@ -106,6 +131,10 @@ public final class StoreReader: @unchecked Sendable {
                 var rows: [[SQLValue]] = []
                 let cursor = try Row.fetchCursor(statement)
                 while let row = try cursor.next() {
+                    if let limits, rows.count >= limits.maxRows {
+                        throw StoreError(.queryLimit, path: path,
+                                         "the query returned more than \(limits.maxRows) rows and was stopped; add a LIMIT or raise --max-rows")
+                    }
                     rows.append((0..<columns.count).map { SQLValue(row[$0] as DatabaseValue) })
                 }
                 return QueryResult(columns: columns, rows: rows)
@@ -113,11 +142,19 @@ public final class StoreReader: @unchecked Sendable {
         } catch let error as StoreError {
             throw error
         } catch let error as DatabaseError {
+            if error.resultCode == .SQLITE_INTERRUPT, let limits {
+                throw StoreError(.queryLimit, path: path,
+                                 "the query ran longer than \(Self.seconds(limits.seconds)) and was stopped; narrow it (WHERE, LIMIT) or raise --timeout")
+            }
             if error.resultCode == .SQLITE_READONLY { throw RunStore.translate(error, path: path) }
             throw StoreError(.badQuery, path: path, "SQL error: \(error.message ?? "\(error)")")
         } catch {
             throw RunStore.translate(error, path: path)
         }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() && value < 1e9 ? "\(Int(value)) s" : "\(value) s"
     }
 
     /// Tables and views with their columns, for `report --sql` without a query.

@@ -2,10 +2,11 @@
 /// with its documentation; a test holds the two equal.
 public enum StoreSchema {
     /// The newest schema this build reads and writes.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
-    /// migrations[v - 1] upgrades a store from version v − 1 to v.
-    public static let migrations: [String] = [version1]
+    /// migrations[v - 1] upgrades a store from version v − 1 to v. Each runs in one transaction
+    /// with the update of meta.schema_version, so a store is upgraded whole or not at all.
+    public static let migrations: [String] = [version1, version2]
 
     /// The text of `Schemas/store.sql`: every migration, in order, under a header.
     public static var documentedSQL: String {
@@ -19,7 +20,7 @@ public enum StoreSchema {
         -- Common questions, answered by the views at the end:
         --   SELECT * FROM run_final_metrics;                           -- last and best metrics per run
         --   SELECT * FROM grad_norm_summary WHERE run_id = 3;           -- gradient size per layer
-        --   SELECT * FROM grad_check_summary;                           -- passed / failed / skipped checks
+        --   SELECT * FROM grad_check_summary;                           -- passed / failed / skipped / trivial
         --   SELECT r.id, p.value_real AS lr, f.final_test_accuracy
         --     FROM runs r JOIN params p ON p.run_id = r.id AND p.key = 'optimizer.learning_rate'
         --     JOIN run_final_metrics f ON f.run_id = r.id WHERE p.value_real < 0.1;
@@ -162,6 +163,46 @@ public enum StoreSchema {
            SUM(outcome = 'failed') AS failed,
            SUM(outcome = 'skipped') AS skipped,
            MAX(CASE WHEN outcome != 'skipped' THEN rel_error END) AS worst_rel_error
+    FROM grad_checks
+    GROUP BY run_id;
+    """
+
+    /// Version 2: a gradient-check entry whose analytic and numeric values are both below atol is
+    /// `trivial` (0 = 0 proves nothing), and a check that is mostly skipped or trivial entries is
+    /// inconclusive. SQLite cannot alter a CHECK constraint, so grad_checks is rebuilt, its rows copied.
+    static let version2 = """
+    -- grad_checks.outcome gains 'trivial': analytic and numeric both below atol, counted but proving nothing.
+    DROP VIEW IF EXISTS grad_check_summary;
+    CREATE TABLE grad_checks_v2 (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        step        INTEGER NOT NULL,
+        layer       INTEGER,                 -- NULL for the network input
+        layer_kind  TEXT NOT NULL,
+        tensor      TEXT NOT NULL,           -- weight, bias or input
+        entry       INTEGER NOT NULL,        -- flat index into the tensor
+        analytic    REAL NOT NULL,
+        numeric     REAL NOT NULL,
+        abs_error   REAL NOT NULL,
+        rel_error   REAL NOT NULL,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('passed', 'failed', 'skipped', 'trivial'))
+    );
+    INSERT INTO grad_checks_v2(run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome)
+    SELECT run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome FROM grad_checks;
+    DROP TABLE grad_checks;
+    ALTER TABLE grad_checks_v2 RENAME TO grad_checks;
+    CREATE INDEX grad_checks_by_run ON grad_checks(run_id, step);
+
+    -- Per run: how the gradient checks went. A check is conclusive when at most half of its entries
+    -- were skipped (a kink) or trivial; worst_rel_error counts only passed and failed entries.
+    CREATE VIEW grad_check_summary AS
+    SELECT run_id,
+           COUNT(*) AS checked,
+           SUM(outcome = 'passed') AS passed,
+           SUM(outcome = 'failed') AS failed,
+           SUM(outcome = 'skipped') AS skipped,
+           SUM(outcome = 'trivial') AS trivial,
+           (SUM(outcome IN ('skipped', 'trivial')) * 2 <= COUNT(*)) AS conclusive,
+           MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
     FROM grad_checks
     GROUP BY run_id;
     """

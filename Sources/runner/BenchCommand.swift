@@ -90,9 +90,10 @@ struct EngineBench: ParsableCommand {
             records = GradientChecker.check(network: double, input: images[0..<(4 * input.count)].map(Double.init), labels: Array(labels[0..<4]),
                                             batch: 4, loss: SoftmaxCrossEntropy(), options: .init(samplesPerTensor: 8), rng: &checkRNG)
         }
-        print(String(format: "\ngradient check: %d entries (8 per tensor, batch 4, Float64) in %.3f s — %d passed, %d failed, %d skipped at kinks",
-                     records.count, checkTime, records.filter { $0.outcome == .passed }.count,
-                     records.filter { $0.outcome == .failed }.count, records.filter { $0.outcome == .skipped }.count))
+        // Counted by raw value, so that every outcome the engine has (`trivial` too) is shown.
+        func count(_ outcome: String) -> Int { records.filter { $0.outcome.rawValue == outcome }.count }
+        print(String(format: "\ngradient check: %d entries (8 per tensor, batch 4, Float64) in %.3f s — %d passed, %d failed, %d skipped at kinks, %d trivial",
+                     records.count, checkTime, count("passed"), count("failed"), count("skipped"), count("trivial")))
     }
 
     /// Forward FLOPs plus backward: 2× forward for layers with parameters (weight and input

@@ -32,6 +32,16 @@ struct Exec: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the final summary.")
     var quiet = false
 
+    /// How often a live run refreshes its heartbeat (seconds); hidden: tests shorten it.
+    @Option(name: .customLong("heartbeat-interval"), help: .hidden)
+    var heartbeatInterval: Double = 5
+
+    func validate() throws {
+        guard heartbeatInterval.isFinite, (0.01...3600).contains(heartbeatInterval) else {
+            throw ValidationError("--heartbeat-interval must be between 0.01 and 3600 seconds")
+        }
+    }
+
     func run() throws {
         let plans = try loadPlans(specs)
         for plan in plans { printPlan(plan, storePath: store.path) }
@@ -49,13 +59,14 @@ struct Exec: ParsableCommand {
         var outcomes: [RunOutcome] = []
         for plan in plans where stop.requested == nil {
             let runner = ExperimentRunner(store: runStore, reporter: reporter, stop: stop)
+            runner.heartbeatInterval = heartbeatInterval
             do { outcomes += try runner.execute(plan) } catch {
                 Console.error("error: could not write to the store: \(error)")
                 throw ExitCode(1)
             }
         }
         print(ExecSummary.table(outcomes).renderText(width: Console.width), terminator: "")
-        print("store: \(store.path) — see `runner report --store \(store.path)`")
+        print("store: \(store.path.terminalSafe) — see `runner report --store \(store.path.terminalSafe)`")
         if let signal = stop.requested { throw ExitCode(128 + signal) }
         if outcomes.contains(where: { $0.status != .completed }) { throw ExitCode(1) }
     }
@@ -63,15 +74,15 @@ struct Exec: ParsableCommand {
     func printPlan(_ plan: ExperimentPlan, storePath: String) {
         guard !quiet else { return }
         let runs = plan.runs
-        print("\(plan.name) (\(plan.file)): \(runs.count) run\(runs.count == 1 ? "" : "s") → \(storePath)")
+        print("\(plan.name.terminalSafe) (\(plan.file.terminalSafe)): \(runs.count) run\(runs.count == 1 ? "" : "s") → \(storePath.terminalSafe)")
         for run in runs where runs.count > 1 {
-            print("  run \(run.index): \(run.variant.label)")
+            print("  run \(run.index): \(run.variant.label.terminalSafe)")
         }
         guard let first = runs.first else { return }
         print(NetworkSummary.table(first).renderText(width: Console.width), terminator: "")
         let architectures = Set(runs.map { $0.summary.map { "\($0.kind) \($0.detail) \($0.outputShape)" }.joined(separator: "|") })
         if architectures.count > 1 { print("(the runs differ in architecture; the summary shows run 1)") }
-        print("data: \(first.datasetName), input \(first.inputShape), \(first.classes) classes; "
+        print("data: \(first.datasetName.terminalSafe), input \(first.inputShape), \(first.classes) classes; "
               + "\(first.epochs) epoch\(first.epochs == 1 ? "" : "s") of batch \(first.batchSize), \(first.replicas) replica\(first.replicas == 1 ? "" : "s")")
         print("")
     }

@@ -17,6 +17,10 @@ struct Report: ParsableCommand {
           echo "SELECT ..." | runner report --sql -
           runner report --html report.html       one file with SVG charts
 
+        --sql runs one statement on the store opened read-only: statements that would write, several statements at once, and ATTACH/DETACH are refused. A query that returns more than --max-rows rows (default 100000) or runs longer than --timeout seconds (default 30) is stopped with an error: a recursive query without an end cannot run away. Text that holds only comments is no query: the tables are listed.
+
+        --html (like `runner schema --output`) never overwrites a SQLite file or the store itself, and writes through a temporary file, so a failed write leaves no half-written file.
+
         Filters combine, and numbers compare as numbers:
           runner report --experiment lenet --status completed
           runner report --where "optimizer.learning_rate<0.1" --where model.pooling=max
@@ -47,6 +51,12 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp("Run one read-only SQL statement (\"-\": read it from standard input; no value: list tables and columns).", valueName: "query"))
     var sql: String?
 
+    @Option(name: .customLong("max-rows"), help: ArgumentHelp("--sql: stop with an error when the query returns more rows than this.", valueName: "rows"))
+    var maxRows: Int = 100_000
+
+    @Option(help: ArgumentHelp("--sql: stop with an error when the query runs longer than this.", valueName: "seconds"))
+    var timeout: Double = 30
+
     @Flag(help: "Every metric row of the selected runs (long format: run_id, name, step, epoch, value, wall_time).")
     var history = false
 
@@ -64,6 +74,8 @@ struct Report: ParsableCommand {
         let known = ["queued", "running", "completed", "failed", "interrupted", "diverged"]
         for s in status where !known.contains(s) { throw ValidationError("--status \"\(s)\" is not one of \(known.joined(separator: ", "))") }
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be between 0 and 1") }
+        guard maxRows > 0 else { throw ValidationError("--max-rows must be a positive number of rows") }
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() throws {
@@ -84,11 +96,11 @@ struct Report: ParsableCommand {
                 return
             }
             if let html {
+                // Refused before the report is built: the store must never be the output.
+                try OutputFile.check(html, protecting: [store.path])
                 let text = try reporter.html(filter: filter, groupBy: groupBy, targetAccuracy: targetAccuracy)
-                do { try text.write(toFile: html, atomically: true, encoding: .utf8) } catch {
-                    throw ReportError("cannot write \(html): \(error.localizedDescription)")
-                }
-                print("wrote \(html)")
+                try OutputFile.write(text, to: html, protecting: [store.path])
+                print("wrote \(html.terminalSafe)")
                 return
             }
             let document: ReportDocument
@@ -122,15 +134,15 @@ struct Report: ParsableCommand {
         var query = sql == Self.listTables ? "" : sql
         if sql == "-" { query = String(data: FileHandle.standardInput.readDataToEndOfFile(), encoding: .utf8) ?? "" }
         query = query.trimmingCharacters(in: .whitespacesAndNewlines)
-        if query.hasSuffix(";") { query.removeLast() }
-        if query.isEmpty {
+        // Only comments, whitespace and semicolons: no query, so list the tables.
+        if SQLText(query).isBlank {
             let catalog = try reader.catalog()
             let table = Table(columns: ["name", "type", "columns"], rows: catalog.map { [$0.name, $0.type, $0.columns.joined(separator: ", ")] })
             print(format.render(table, width: Console.width), terminator: "")
             if format == .table { print("\nThe views are documented in Schemas/store.sql. Example: runner report --sql \"SELECT * FROM run_final_metrics\"") }
             return
         }
-        let result = try reader.query(query)
+        let result = try reader.query(query, limits: QueryLimits(maxRows: maxRows, seconds: timeout))
         print(format.render(Table(query: result), width: Console.width), terminator: "")
     }
 }
@@ -141,12 +153,25 @@ extension Runner {
     static func normalizedArguments(_ arguments: [String]) -> [String] {
         var result: [String] = []
         for (i, argument) in arguments.enumerated() {
-            if argument == "--sql", i == arguments.count - 1 || (arguments[i + 1].hasPrefix("--") && arguments[i + 1] != "-") {
+            if argument == "--sql", i == arguments.count - 1 || looksLikeOption(arguments[i + 1]) {
                 result.append("--sql=" + Report.listTables)
+            } else if i > 0, arguments[i - 1] == "--sql", argument.hasPrefix("-"), argument != "-", !looksLikeOption(argument) {
+                // SQL that starts with a comment ("-- note…"): ArgumentParser would take it for an
+                // option, so it is attached to --sql.
+                result.removeLast()
+                result.append("--sql=" + argument)
             } else {
                 result.append(argument)
             }
         }
         return result
+    }
+
+    /// `--name` or `--name=value`: an option. SQL that starts with a comment (`-- note\nSELECT 1`)
+    /// has a space or a line break after the dashes, or is only a comment.
+    static func looksLikeOption(_ argument: String) -> Bool {
+        guard argument.hasPrefix("--"), argument.count > 2 else { return false }
+        let name = argument.dropFirst(2).prefix { $0 != "=" }
+        return !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 }

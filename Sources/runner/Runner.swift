@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConvCore
 import Foundation
+import Reports
 
 @main
 struct Runner: ParsableCommand {
@@ -80,8 +81,11 @@ struct StoreOption: ParsableArguments {
 }
 
 enum Console {
+    /// One message on standard error, control characters escaped (names and messages come from
+    /// specs and stores, and must not drive the terminal).
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
+        let safe = TerminalText.escaped(message, keepingNewlines: true)
+        FileHandle.standardError.write(Data((safe.hasSuffix("\n") ? safe : safe + "\n").utf8))
     }
 
     static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reports
 import RunnerKit
 import RunStore
 
@@ -11,6 +12,7 @@ struct Schema: ParsableCommand {
           runner schema --output Schemas/experiment.schema.json
         and the store's documented DDL with
           runner schema --store-sql --output Schemas/store.sql
+        --output never overwrites a SQLite file (a store) and writes through a temporary file.
         """)
 
     @Flag(help: "Print the store's SQL schema (tables, indexes, views) instead.")
@@ -22,8 +24,9 @@ struct Schema: ParsableCommand {
     func run() throws {
         let text = storeSql ? StoreSchema.documentedSQL : SchemaGenerator.text()
         if let output {
-            do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
-                Console.error("error: cannot write \(output): \(error.localizedDescription)")
+            // Never over a SQLite file (a store), and never half written.
+            do { try OutputFile.write(text, to: output) } catch {
+                Console.error("error: \(error)")
                 throw ExitCode(2)
             }
         } else {

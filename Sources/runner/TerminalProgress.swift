@@ -21,7 +21,7 @@ final class TerminalProgress: ProgressReporter {
     func runStarted(_ run: RunPlan, of total: Int, runID: Int64) {
         guard !quiet else { return }
         clearLine()
-        write("run \(run.index)/\(total) (id \(runID))\(run.variant.label.isEmpty ? "" : ": \(run.variant.label)")\n")
+        write("run \(run.index)/\(total) (id \(runID))\(run.variant.label.isEmpty ? "" : ": \(run.variant.label.terminalSafe)")\n")
     }
 
     func step(_ u: ProgressUpdate) {
@@ -41,19 +41,19 @@ final class TerminalProgress: ProgressReporter {
     func epochFinished(_ u: ProgressUpdate, metrics: [(name: String, value: Double)]) {
         guard !quiet else { return }
         clearLine()
-        let shown = metrics.map { "\($0.name.replacingOccurrences(of: "_epoch", with: "")) \($0.name == "images_per_second" ? Numbers.integer($0.value) : Numbers.fixed($0.value))" }
+        let shown = metrics.map { "\($0.name.replacingOccurrences(of: "_epoch", with: "").terminalSafe) \($0.name == "images_per_second" ? Numbers.integer($0.value) : Numbers.fixed($0.value))" }
         write("  epoch \(u.epoch)/\(u.epochs): " + shown.joined(separator: "  ") + "\n")
     }
 
     func runFinished(_ outcome: RunOutcome) {
         guard !quiet else { return }
         clearLine()
-        write("  \(outcome.status.rawValue) in \(Numbers.duration(outcome.seconds))" + (outcome.error.map { ": \($0)" } ?? "") + "\n")
+        write("  \(outcome.status.rawValue) in \(Numbers.duration(outcome.seconds))" + (outcome.error.map { ": \($0.terminalSafe)" } ?? "") + "\n")
     }
 
     func note(_ message: String) {
         guard !quiet else { return }
         clearLine()
-        write("  \(message)\n")
+        write("  \(message.terminalSafe)\n")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Reports
 import RunnerKit
 
 struct Validate: ParsableCommand {
@@ -11,7 +12,7 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         for plan in try loadPlans(specs) {
-            print("\(plan.file): valid, \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
+            print("\(plan.file.terminalSafe): valid, \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Reports
 @testable import RunStore
+import GRDB
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -51,7 +52,7 @@ struct ReportsTests {
         #expect(table.rows[0][2] == "pooling=max learning_rate=0.05")
         #expect(table.rows[0][3] == "completed")
         #expect(table.rows[0][6] == "0.8800" && table.rows[0][7] == "0.8800")
-        #expect(table.rows[0][8] == "1/0/1")
+        #expect(table.rows[0][8] == "1/0/1/0")     // passed/failed/skipped/trivial; 1 of 2 skipped is still conclusive
         #expect(table.rows[0][9] == "1.00e-04")     // the skipped entry's relative error of 1 does not count
     }
 
@@ -158,6 +159,138 @@ struct ReportsTests {
         #expect(!page.contains("src=") && !page.contains("<link"))
     }
 
+    /// A store whose names, labels, parameters, errors and events are hostile to terminals and HTML.
+    static let hostileNames = ["</svg><script>alert(1)</script>", "\"'&<>", "\u{1B}[2J\u{07}bell\r\u{202E}txt.exe", "tab\there\u{9B}31m"]
+
+    func hostileStore() throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-hostile-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/s.sqlite"
+        let store = try RunStore(path: path)
+        let provenance = RunProvenance(host: "h", os: "o", convlabVersion: "v", swiftVersion: "s", blas: "b")
+        for (index, name) in Self.hostileNames.enumerated() {
+            let experiment = try store.createExperiment(name: name, specPath: nil, specJSON: "{}")
+            let id = try store.createRun(NewRun(
+                experimentID: experiment, runIndex: 1, variant: "{\"description\":\(JSONWriterQuote(name))}", variantLabel: "description=\(name)",
+                specJSON: "{}", specHash: "", seed: 1, epochsPlanned: 1, provenance: provenance,
+                params: [("description", name, nil), ("seed", "\(index)", Double(index))]))
+            try store.markStarted(run: id)
+            var batch = RecordBatch()
+            batch.metrics = [.init(name: "train_loss", step: 1, epoch: 1, value: 1, wallTime: 0),
+                             .init(name: "test_accuracy", step: 1, epoch: 1, value: 0.5, wallTime: 0)]
+            batch.gradientNorms = [.init(step: 1, layer: 0, layerKind: name, tensor: "weight", l2: 1, maxAbs: 1)]
+            batch.events = [.init(time: 1, kind: "started", message: name)]
+            try store.append(batch, run: id, epochsDone: 1, stepsDone: 1)
+            try store.finish(run: id, status: .failed, error: name)
+        }
+        return path
+    }
+
+    @Test("the HTML report of hostile names is well-formed, has no script, and shows each name as text")
+    func htmlHostileNames() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try hostileStore()))
+        let page = try reporter.html(filter: RunFilter(), groupBy: ["description"], targetAccuracy: 0.85)
+        final class Collector: NSObject, XMLParserDelegate {
+            var series: [String] = []
+            var text = ""
+            var elements: Set<String> = []
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
+                elements.insert(name)
+                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
+            }
+            func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+        }
+        let parser = XMLParser(data: Data(page.utf8))
+        let collector = Collector()
+        parser.delegate = collector
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        #expect(!collector.elements.contains("script"))
+        #expect(!page.contains("<script") && !page.contains("</svg><script"))
+        // The expected text, spelled out here rather than by the code under test: each control
+        // character as \u{HEX}.
+        func shownEscaped(_ name: String) -> String {
+            name.unicodeScalars.map { s in
+                s.value < 0x20 || (0x7F...0x9F).contains(s.value) || s.value == 0x202E ? "\\u{\(String(s.value, radix: 16, uppercase: true))}" : String(s)
+            }.joined()
+        }
+        for name in Self.hostileNames {
+            let shown = shownEscaped(name)
+            #expect(collector.text.contains(shown), "\(shown) is not shown as text")
+            #expect(collector.series.contains { $0.contains(shown) }, "\(shown) is not a series name")
+        }
+        for scalar in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}"] { #expect(!page.contains(scalar)) }
+    }
+
+    @Test("terminal tables and Markdown show control characters escaped; JSON and CSV keep the text exactly")
+    func terminalHostileNames() throws {
+        let reporter = Reporter(reader: try StoreReader(path: try hostileStore()))
+        for document in [try reporter.runs(RunFilter()), try reporter.run(3), try reporter.groups(by: ["description"], filter: RunFilter(), targetAccuracy: 0.5)] {
+            for format in [OutputFormat.table, .markdown] {
+                let text = document.render(format, width: 400)
+                for scalar in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}", "\t"] {
+                    #expect(!text.contains(scalar), "\(format) shows U+\(String(scalar.unicodeScalars.first?.value ?? 0, radix: 16))")
+                }
+                #expect(text.contains("\\u{1B}[2J\\u{7}bell\\u{D}\\u{202E}txt.exe"), "\(format)")
+            }
+        }
+        let json = try reporter.runs(RunFilter()).render(.json, width: 80)
+        for scalar in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}"] { #expect(!json.contains(scalar)) }
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(rows.compactMap { $0["experiment"] as? String } == Self.hostileNames)
+        let csv = try reporter.runs(RunFilter()).render(.csv, width: 80)
+        #expect(csv.contains("\"\u{1B}[2J\u{07}bell\r\u{202E}txt.exe\""))
+    }
+
+    @Test("a run whose checks are mostly skipped or trivial is inconclusive, never 'every checked entry passed'")
+    func inconclusiveChecks() throws {
+        let path = try fixtureStore()
+        let store = try RunStore(path: path)
+        var batch = RecordBatch()
+        // Run 2: one passed and one skipped already; two trivial more → 3 of 4 prove nothing.
+        for entry in [7, 8] {
+            batch.gradientChecks.append(.init(step: 0, layer: 0, layerKind: "conv", tensor: "weight", entry: entry, analytic: 0, numeric: 0,
+                                              absoluteError: 0, relativeError: 0, outcome: "trivial"))
+        }
+        try store.append(batch, run: 2, epochsDone: 3, stepsDone: 30)
+        let reporter = Reporter(reader: try StoreReader(path: path))
+        let table = try #require(try reporter.runs(RunFilter(runIDs: [1, 2])).sections.first?.table)
+        #expect(table.rows.map { $0[8] } == ["1/0/1/0", "1/0/1/2 inconclusive"])
+        let json = try reporter.runs(RunFilter(runIDs: [2])).render(.json, width: 80)
+        #expect(json.contains("1 passed, 0 failed, 1 skipped, 2 trivial, inconclusive"))
+        let detail = try reporter.run(2).render(.table, width: 200)
+        #expect(!detail.contains("every checked entry passed"))
+        #expect(detail.contains("inconclusive: 1 of 1 check had more than half of their entries skipped"))
+        #expect(detail.contains("trivial") && detail.contains("conclusive"))
+        let conclusive = try reporter.run(1).render(.table, width: 200)
+        #expect(conclusive.contains("every checked entry passed"))
+        let page = try reporter.html(filter: RunFilter(runIDs: [1, 2]), groupBy: [], targetAccuracy: 0.85)
+        #expect(page.contains("<th>trivial</th>") && page.contains("no: more than half skipped or trivial"))
+    }
+
+    @Test("every view reads a version-1 store that no exec has upgraded yet (the reader never migrates)")
+    func versionOneStore() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-v1-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/v1.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: StoreSchema.migrations[0])
+            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+            try db.execute(sql: "INSERT INTO experiments(id, name, spec_json, created_at) VALUES (1, 'old', '{}', 1)")
+            try db.execute(sql: """
+                INSERT INTO runs(id, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status, epochs_planned, started_at, finished_at)
+                VALUES (1, 1, 1, '{}', '', '{}', 'h', 1, 'completed', 1, 1, 2)
+                """)
+            try db.execute(sql: "INSERT INTO grad_checks VALUES (1, 0, 0, 'conv', 'weight', 0, 1, 1, 0, 1e-7, 'passed')")
+            try db.execute(sql: "INSERT INTO metrics VALUES (1, 'test_accuracy', 3, 1, 0.75, 2)")
+        }
+        try queue.close()
+        let reporter = Reporter(reader: try StoreReader(path: path))
+        #expect(try reporter.runs(RunFilter()).sections.first?.table?.rows.first?[8] == "1/0/0/0")
+        #expect(try reporter.run(1).render(.table, width: 200).contains("every checked entry passed"))
+        #expect(try reporter.html(filter: RunFilter(), groupBy: [], targetAccuracy: 0.5).contains("<th>trivial</th>"))
+    }
+
     @Test("long curves are thinned to about 300 points per run in the HTML")
     func htmlThinsLongCurves() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-thin-\(UUID().uuidString)").path
@@ -197,5 +330,99 @@ struct ReportsTests {
                                 width: 10, height: 4)
         #expect(chart.contains("● a   ○ b"))
         #expect(chart.components(separatedBy: "\n")[0].hasPrefix("        1 ┤"))
+    }
+}
+
+/// A JSON string literal (the variant column holds JSON).
+func JSONWriterQuote(_ s: String) -> String {
+    let data = try? JSONSerialization.data(withJSONObject: [s], options: [])
+    let array = data.map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
+    return String(array.dropFirst().dropLast())
+}
+
+@Suite("Terminal-safe text and output files")
+struct SafeOutputTests {
+    /// SplitMix64: a seeded source of random scalars for the property below.
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test("escaped text has no control character, keeps every other scalar in order, and is unchanged when safe")
+    func escapingProperty() {
+        var rng = Generator(state: 42)
+        // Scalars from the ranges that matter: C0, ASCII, DEL and C1, bidi controls, separators, CJK, emoji.
+        let pools: [ClosedRange<UInt32>] = [0x00...0x1F, 0x20...0x7E, 0x7F...0xA0, 0x200B...0x206F, 0x4E00...0x4E10, 0x1F600...0x1F610]
+        for _ in 0..<2000 {
+            let length = Int(rng.next() % 24)
+            let scalars = (0..<length).compactMap { _ -> Unicode.Scalar? in
+                let pool = pools[Int(rng.next() % UInt64(pools.count))]
+                return Unicode.Scalar(pool.lowerBound + UInt32(rng.next() % UInt64(pool.count)))
+            }
+            let text = String(String.UnicodeScalarView(scalars))
+            let shown = TerminalText.escaped(text)
+            #expect(!shown.unicodeScalars.contains(where: TerminalText.isUnsafe), "\(scalars.map(\.value))")
+            // Reading the escapes back gives the text: nothing is lost or reordered.
+            // (Scalar by scalar: a joiner after "}" would merge with it into one Character.)
+            var back = String.UnicodeScalarView()
+            let out = Array(shown.unicodeScalars)
+            var i = 0
+            while i < out.count {
+                if out[i] == "\\", i + 2 < out.count, out[i + 1] == "u", out[i + 2] == "{",
+                   let close = out[(i + 3)...].firstIndex(of: "}"),
+                   let value = UInt32(String(String.UnicodeScalarView(out[(i + 3)..<close])), radix: 16),
+                   let scalar = Unicode.Scalar(value), TerminalText.isUnsafe(scalar) {
+                    back.append(scalar)
+                    i = close + 1
+                } else {
+                    back.append(out[i])
+                    i += 1
+                }
+            }
+            #expect(String(back) == text, "\(scalars.map(\.value))")
+            if !text.unicodeScalars.contains(where: TerminalText.isUnsafe) { #expect(shown == text) }
+        }
+        #expect(TerminalText.escaped("a\u{1B}[2J\u{07}\r\u{202E}b") == "a\\u{1B}[2J\\u{7}\\u{D}\\u{202E}b")
+        #expect(TerminalText.escaped("line\nnext\u{1B}", keepingNewlines: true) == "line\nnext\\u{1B}")
+        #expect(TerminalText.escaped("line\nnext") == "line\\u{A}next")
+    }
+
+    func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-output-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("a SQLite file, the store, a symlink or hard link to it, and its WAL are refused; an ordinary file is replaced whole")
+    func outputFile() throws {
+        let dir = try folder()
+        let store = dir + "/s.sqlite"
+        _ = try RunStore(path: store)
+        let before = FileManager.default.contents(atPath: store)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/link", withDestinationPath: store)
+        try FileManager.default.linkItem(atPath: store, toPath: dir + "/hard")
+        for target in [store, dir + "/link", dir + "/hard", store + "-wal", dir + "/../" + (dir as NSString).lastPathComponent + "/s.sqlite"] {
+            #expect(throws: ReportError.self) { try OutputFile.write("<html/>", to: target, protecting: [store]) }
+        }
+        // Without naming the store, its header alone protects it.
+        #expect {
+            try OutputFile.write("x", to: store)
+        } throws: { error in
+            "\(error)" == "refusing to write \(store): it is a SQLite database (a ConvLab store?), which this would destroy; choose another file"
+        }
+        #expect(FileManager.default.contents(atPath: store) == before)
+        let page = dir + "/page.html"
+        try OutputFile.write("first", to: page, protecting: [store])
+        try OutputFile.write("second, longer", to: page, protecting: [store])
+        #expect(try String(contentsOfFile: page, encoding: .utf8) == "second, longer")
+        #expect(throws: ReportError.self) { try OutputFile.write("x", to: dir + "/no/such/folder/page.html") }
+        #expect(throws: ReportError.self) { try OutputFile.write("x", to: dir) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") } == [])
     }
 }

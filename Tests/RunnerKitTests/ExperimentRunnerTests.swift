@@ -89,6 +89,114 @@ struct ExperimentRunnerTests {
         #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'diverged'").rows[0][0] == .integer(1))
     }
 
+    @Test("a NaN test loss after a finite first loss ends that run as diverged, naming the value, and the next run completes")
+    func nonFiniteEvaluation() throws {
+        let path = temporaryPath("store.sqlite")
+        // One step per epoch: the first (and only) training loss is computed before the update, so
+        // it is finite; the update by 1e30 blows the weights up and the test loss is NaN.
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in
+            spec["dataset"] = ["plugin": "synthetic", "train_size": 16, "test_size": 32, "size": 8, "classes": 3]
+            spec["training"] = ["epochs": 2, "batch_size": 16]
+            spec["probes"] = ["loss": ["every": 1], "grad_norms": ["every": 1], "grad_check": ["every": 1, "samples": 2, "batch": 2]]
+            spec["matrix"] = ["optimizer.learning_rate": [1e30, 0.1]]
+        }, file: "t.json")
+        let reporter = RecordingReporter()
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal()).execute(plan)
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "completed"])
+        let expected = "test_loss became NaN at step 1 (epoch 1); lower optimizer.learning_rate"
+        #expect(outcomes[0].error == expected)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT status, error FROM runs ORDER BY id").rows
+                == [[.text("diverged"), .text(expected)], [.text("completed"), .null]])
+        #expect(try reader.query("SELECT message FROM events WHERE kind = 'diverged'").rows == [[.text(expected)]])
+        // The first loss was finite and is kept, with the epoch's other finite metrics.
+        let kept = try reader.query("SELECT name FROM metrics WHERE run_id = 1 AND step = 1 ORDER BY name").rows.compactMap { $0[0].string }
+        #expect(kept == ["images_per_second", "learning_rate", "test_accuracy", "train_accuracy_epoch", "train_loss", "train_loss_epoch"])
+        #expect(try reader.query("SELECT COUNT(*) FROM metrics WHERE value IS NULL").rows[0][0] == .integer(0))
+        #expect(reporter.started == [1, 2])
+    }
+
+    @Test("a NaN in a gradient check (weights blown up to infinity) ends the run as diverged, naming the entry")
+    func nonFiniteGradientCheck() throws {
+        let path = temporaryPath("store.sqlite")
+        // 1e39 is infinite in Float32: the first update makes weights infinite, and the check before
+        // step 2 (in Float64, on those weights) computes NaN before the training loss can.
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in
+            spec["dataset"] = ["plugin": "synthetic", "train_size": 32, "test_size": 32, "size": 8, "classes": 3]
+            spec["optimizer"] = ["plugin": "sgd", "learning_rate": 1e39]
+            spec["probes"] = ["loss": ["every": 1], "grad_norms": ["every": 1], "grad_check": ["every": 1, "samples": 2, "batch": 2]]
+            spec["matrix"] = ["seeds": [1, 2]]
+        }, file: "t.json")
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal()).execute(plan)
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "diverged"])
+        for outcome in outcomes {
+            #expect(outcome.error?.hasPrefix("the gradient check at step 1 found a NaN ") == true, "\(outcome.error ?? "")")
+            #expect(outcome.error?.hasSuffix("; lower optimizer.learning_rate") == true)
+        }
+        let reader = try StoreReader(path: path)
+        // The check at step 0, before any update, is kept whole.
+        #expect(try reader.query("SELECT COUNT(*) > 0, SUM(analytic IS NULL) FROM grad_checks WHERE step = 0").rows[0] == [.integer(1), .integer(0)])
+        #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'diverged'").rows[0][0] == .integer(2))
+    }
+
+    @Test("a non-finite value that reaches the store is refused by it, and the runner ends that run as diverged, not the sweep")
+    func storeRefusalBecomesDivergence() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec { $0["matrix"] = ["seeds": [1, 2]] }, file: "t.json")
+        let runner = ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal())
+        var injected = false
+        runner.beforeFlush = { batch in
+            guard !injected else { return }
+            injected = true
+            batch.gradientNorms.append(.init(step: 3, layer: 4, layerKind: "dense", tensor: "weight", l2: .infinity, maxAbs: 1))
+        }
+        let outcomes = try runner.execute(plan)
+        #expect(outcomes.map(\.status.rawValue) == ["diverged", "completed"])
+        let expected = "the gradient L2 norm of layer 4 (dense) weight at step 3 became +inf; lower optimizer.learning_rate"
+        #expect(outcomes[0].error == expected)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.query("SELECT message FROM events WHERE run_id = 1 AND kind = 'diverged'").rows == [[.text(expected)]])
+        // The batch's finite rows were kept.
+        #expect(try reader.query("SELECT COUNT(*) > 0 FROM metrics WHERE run_id = 1").rows[0][0] == .integer(1))
+        #expect(try reader.query("SELECT COUNT(*) FROM grad_norms WHERE layer = 4 AND step = 3").rows[0][0] == .integer(0))
+    }
+
+    @Test("the heartbeat moves on its own timer while the run is busy outside the training loop, and stops when it ends")
+    func heartbeatTimer() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec(), file: "t.json")
+        /// Loading the data set takes 1.5 s here (the runner announces it with a note): no record is
+        /// written meanwhile, so only the timer can move the heartbeat.
+        final class SlowLoad: ProgressReporter {
+            let path: String
+            var during: [Double] = []
+            init(path: String) { self.path = path }
+            func heartbeat() -> Double { (try? StoreReader(path: path).query("SELECT heartbeat_at FROM runs WHERE id = 1").rows.first?.first?.double) ?? 0 }
+            func runStarted(_ run: RunPlan, of total: Int, runID: Int64) {}
+            func step(_ update: ProgressUpdate) {}
+            func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)]) {}
+            func runFinished(_ outcome: RunOutcome) {}
+            func note(_ message: String) {
+                for _ in 0..<3 {
+                    during.append(heartbeat())
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+            }
+        }
+        let reporter = SlowLoad(path: path)
+        let runner = ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal())
+        runner.heartbeatInterval = 0.1
+        let outcomes = try runner.execute(plan)
+        #expect(outcomes.map(\.status) == [.completed])
+        #expect(reporter.during.count == 3 && reporter.during[0] < reporter.during[1] && reporter.during[1] < reporter.during[2],
+                "the heartbeat stood still during the load: \(reporter.during)")
+        // After the run ends, nothing beats: the heartbeat stays at the finish time.
+        let ended = reporter.heartbeat()
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(reporter.heartbeat() == ended)
+        #expect(try StoreReader(path: path).query("SELECT heartbeat_at = finished_at FROM runs WHERE id = 1").rows[0][0] == .integer(1))
+    }
+
     @Test("a stop request ends the run as interrupted, keeps its records and skips the rest")
     func interruption() throws {
         let path = temporaryPath("store.sqlite")

@@ -30,6 +30,15 @@ struct ExecCLITests {
         }
     }
 
+    @Test("a heartbeat interval that is not a sane number of seconds is refused before anything runs", arguments: ["nan", "0", "1e300", "inf"])
+    func badHeartbeatInterval(value: String) throws {
+        let folder = temporaryFolder()
+        let result = try runner("exec", writeSpec(folder), "--store", folder + "/s.sqlite", "--heartbeat-interval=\(value)")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--heartbeat-interval must be between 0.01 and 3600 seconds"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/s.sqlite"))
+    }
+
     @Test("--dry-run validates and plans without creating a store")
     func dryRun() throws {
         let folder = temporaryFolder()
@@ -89,14 +98,76 @@ struct ExecCLITests {
         #expect(try StoreReader(path: store).query("SELECT status FROM runs ORDER BY id").rows.map { $0[0] } == [.text("diverged"), .text("completed")])
     }
 
-    func interrupt(with signal: Int32) throws -> (Result, String) {
+    @Test("a NaN test loss after a finite first loss: that run diverged, naming the value; the next run completes; no store error")
+    func nonFiniteTestLoss() throws {
         let folder = temporaryFolder()
         let store = folder + "/s.sqlite"
-        let launched = try launch(["exec", writeSpec(folder, epochs: 500, trainSize: 2000, extra: #", "matrix": { "seeds": [1, 2] }"#), "--store", store])
+        // One step per epoch (64 images, batch 64): the loss is finite, the update by 1e30 is not survivable.
+        let spec = writeSpec(folder, epochs: 1, trainSize: 64, extra: #", "matrix": { "optimizer.learning_rate": [1e30, 0.1] }"#)
+        var text = try String(contentsOfFile: spec, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""batch_size": 32"#, with: #""batch_size": 64"#)
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        let result = try runner("exec", spec, "--store", store)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(!result.stderr.contains("could not write to the store"), "\(result.stderr)")
+        #expect(result.stderr.contains("diverged in") && result.stderr.contains("test_loss became NaN at step 1 (epoch 1)"), "\(result.stderr)")
+        let runs = try StoreReader(path: store).query("SELECT status, error FROM runs ORDER BY id").rows
+        #expect(runs == [[.text("diverged"), .text("test_loss became NaN at step 1 (epoch 1); lower optimizer.learning_rate")],
+                         [.text("completed"), .null]])
+    }
+
+    @Test("names from the spec reach the terminal with control characters escaped, and JSON and CSV keep them exactly")
+    func hostileNames() throws {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        // JSON escapes, so the spec is legal: ESC [2J (clear screen), BEL, CR, U+202E (right-to-left override).
+        let hostile = #"\u001b[2J\u0007evil\r\u202e"#
+        let decoded = "\u{1B}[2J\u{07}evil\r\u{202E}"
+        let spec = writeSpec(folder, epochs: 1, extra: #", "description": "\#(hostile)", "matrix": { "description": ["\#(hostile)", "plain"] }"#)
+        var text = try String(contentsOfFile: spec, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""name": "tiny""#, with: #""name": "tiny\#(hostile)""#)
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        func expectSafe(_ output: String, _ what: String) {
+            for raw in ["\u{1B}", "\u{07}", "\r", "\u{202E}"] {
+                #expect(!output.contains(raw), "\(what) shows a raw \(raw.unicodeScalars.first.map { String($0.value, radix: 16) } ?? "")")
+            }
+        }
+        let exec = try runner("exec", spec, "--store", store)
+        #expect(exec.status == 0, "\(exec.stderr)")
+        expectSafe(exec.stdout, "exec's output")
+        expectSafe(exec.stderr, "exec's progress")
+        #expect(exec.stdout.contains(#"tiny\u{1B}[2J\u{7}evil\u{D}\u{202E}"#), "\(exec.stdout)")
+        for arguments in [[], ["--run", "1"], ["--format", "markdown"], ["--group-by", "description"], ["--sql", "SELECT name FROM experiments"]] {
+            let report = try finish(launch(["report", "--store", store] + arguments))
+            #expect(report.status == 0, "\(arguments): \(report.stderr)")
+            expectSafe(report.stdout, "report \(arguments)")
+            #expect(report.stdout.contains(#"\u{1B}[2J\u{7}evil\u{D}\u{202E}"#), "\(arguments): \(report.stdout)")
+        }
+        let json = try runner("report", "--store", store, "--sql", "SELECT name FROM experiments", "--format", "json")
+        expectSafe(json.stdout, "JSON")
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        #expect(parsed?.first?["name"] as? String == "tiny" + decoded)
+        let csv = try runner("report", "--store", store, "--sql", "SELECT name FROM experiments", "--format", "csv")
+        #expect(csv.stdout == "name\r\n\"tiny\(decoded)\"\r\n")
+        // An error message quoting the spec is escaped too.
+        let bad = folder + "/bad.json"
+        try #"{ "name": "x", "dataset": { "plugin": "synthetic" }, "model": { "layers": [] }, "\#(hostile)": 1 }"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let validate = try runner("validate", bad)
+        #expect(validate.status == 2)
+        expectSafe(validate.stderr, "validate's errors")
+        #expect(validate.stderr.contains(#"\u{1B}[2J"#), "\(validate.stderr)")
+    }
+
+    func interrupt(with signal: Int32, heartbeat: Double? = nil, then: (String) -> Void = { _ in }) throws -> (Result, String) {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        let launched = try launch(["exec", writeSpec(folder, epochs: 500, trainSize: 2000, extra: #", "matrix": { "seeds": [1, 2] }"#), "--store", store]
+                                  + (heartbeat.map { ["--heartbeat-interval", String($0)] } ?? []))
         let logged = waitUntil(seconds: 60) {
             ((try? scalar(store, "SELECT COUNT(*) FROM metrics"))?.double ?? 0) > 0
         }
         #expect(logged, "no metrics were written")
+        then(store)
         kill(launched.0.processIdentifier, signal)
         return (finish(launched), store)
     }
@@ -112,15 +183,36 @@ struct ExecCLITests {
         #expect(try reader.query("SELECT error FROM runs WHERE id = 2").rows[0][0] == .text("not started: the experiment was stopped by \(signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM")"))
     }
 
-    @Test("kill -9 leaves a readable store and a run that shows as stale")
+    @Test("kill -9 leaves a readable store and a run that shows as stale; the heartbeat moved while it lived, and stops")
     func killNine() throws {
-        let (result, store) = try interrupt(with: SIGKILL)
+        func heartbeat(_ store: String) -> Double {
+            (try? scalar(store, "SELECT heartbeat_at FROM runs WHERE id = 1"))?.double ?? 0
+        }
+        var beats: [Double] = []
+        var liveReport = ""
+        let (result, store) = try interrupt(with: SIGKILL, heartbeat: 0.2) { store in
+            // While the run trains, its heartbeat keeps moving: three samples 0.8 s apart all differ.
+            for _ in 0..<3 {
+                beats.append(heartbeat(store))
+                Thread.sleep(forTimeInterval: 0.8)
+            }
+            liveReport = (try? runner("report", "--store", store, "--stale-after", "2"))?.stdout ?? ""
+        }
+        #expect(beats.count == 3 && beats[0] < beats[1] && beats[1] < beats[2], "heartbeat did not move: \(beats)")
+        #expect(liveReport.contains("running") && !liveReport.contains("stale"), "\(liveReport)")
         #expect(result.status == SIGKILL)    // terminated by the signal
         #expect(try scalar(store, "SELECT status FROM runs WHERE id = 1") == .text("running"))
         #expect(try scalar(store, "PRAGMA quick_check") == .text("ok"))
-        let report = try runner("report", "--store", store, "--stale-after", "0")
+        // After kill -9 nothing beats: the heartbeat stays where it was, and the run turns stale
+        // once it is older than --stale-after, not before.
+        let last = heartbeat(store)
+        Thread.sleep(forTimeInterval: 2.5)
+        #expect(heartbeat(store) == last)
+        let report = try runner("report", "--store", store, "--stale-after", "2")
         #expect(report.status == 0)
-        #expect(report.stdout.contains("stale ("))
+        #expect(report.stdout.contains("stale ("), "\(report.stdout)")
+        let patient = try runner("report", "--store", store, "--stale-after", "3600")
+        #expect(patient.stdout.contains("running") && !patient.stdout.contains("stale"), "\(patient.stdout)")
     }
 
     @Test("two exec processes writing one new store both finish")

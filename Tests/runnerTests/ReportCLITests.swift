@@ -62,6 +62,9 @@ struct ReportCLITests {
         (["--group-by", "model.poolng"], "did you mean \"model.pooling\"?"),
         (["--where", "oops"], "is not key=value"),
         (["--format", "xml"], "--format must be table, csv, json or markdown"),
+        (["--sql", "SELECT 1", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
+        (["--sql", "SELECT 1", "--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["--sql", "SELECT 1", "--max-rows", "0"], "--max-rows must be a positive number of rows"),
     ])
     func badInput(arguments: [String], message: String) throws {
         let before = try scalar(trainedStore, "SELECT COUNT(*) FROM metrics")
@@ -70,6 +73,108 @@ struct ReportCLITests {
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(try scalar(trainedStore, "SELECT COUNT(*) FROM runs") == .integer(2))
         #expect(try scalar(trainedStore, "SELECT COUNT(*) FROM metrics") == before)
+    }
+
+    @Test("--sql text that starts with a comment is a query; text of comments only lists the tables")
+    func sqlComments() throws {
+        let query = try runner("report", "--store", trainedStore, "--sql", "-- note\nSELECT 1 AS one", "--format", "csv")
+        #expect(query.status == 0, "\(query.stderr)")
+        #expect(query.stdout == "one\r\n1\r\n")
+        let block = try runner("report", "--store", trainedStore, "--sql", "/* a; b */ SELECT 2 AS two; -- done", "--format", "csv")
+        #expect(block.stdout == "two\r\n2\r\n", "\(block.stderr)")
+        for blank in ["-- nothing here", "  /* nor here */ ;  ", "-- note\n-- another\n"] {
+            let catalog = try runner("report", "--store", trainedStore, "--sql", blank)
+            #expect(catalog.status == 0, "\(blank): \(catalog.stderr)")
+            #expect(catalog.stdout.contains("grad_check_summary"), "\(blank)")
+        }
+    }
+
+    @Test("a query that never ends is stopped by the row limit or the time limit, with a clear message",
+          arguments: [
+            ([] as [String], "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c",
+             "the query returned more than 100000 rows and was stopped; add a LIMIT or raise --max-rows"),
+            (["--max-rows", "10"], "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c",
+             "the query returned more than 10 rows and was stopped"),
+            (["--timeout", "1"], "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT COUNT(*) FROM c",
+             "the query ran longer than 1 s and was stopped; narrow it (WHERE, LIMIT) or raise --timeout"),
+          ])
+    func endlessQuery(limits: [String], sql: String, message: String) throws {
+        let before = try storeBytes(trainedStore)
+        let started = Date()
+        let result = try finish(launch(["report", "--store", trainedStore, "--sql", sql] + limits))
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(try storeBytes(trainedStore) == before)
+    }
+
+    @Test("SQL that reaches beyond the store is refused, and the store is unchanged byte for byte", arguments: [
+        ("ATTACH DATABASE '%OTHER%' AS other", "ATTACH is refused: report --sql reads this store and no other file"),
+        ("-- sneaky\nattach '%OTHER%' as other", "ATTACH is refused"),
+        ("DETACH DATABASE main", "DETACH is refused"),
+        ("VACUUM INTO '%NEW%'", "the store is opened read-only: this statement would change it, and was refused"),
+        ("SELECT load_extension('/nonexistent/ext')", "SQL error: not authorized"),
+        ("PRAGMA user_version = 5", "the store is opened read-only"),
+        ("PRAGMA journal_mode = DELETE", "the store is opened read-only"),
+        ("SELECT 1; DELETE FROM runs", "one statement at a time: this text holds 2 statements"),
+        ("SELECT 1; SELECT 2", "one statement at a time"),
+        ("INSERT INTO runs SELECT * FROM runs", "the store is opened read-only"),
+    ])
+    func hostileSQL(sql: String, message: String) throws {
+        let folder = temporaryFolder()
+        let other = folder + "/other.sqlite"
+        _ = try RunStore(path: other)
+        let created = folder + "/vacuumed.sqlite"
+        let before = try storeBytes(trainedStore)
+        let text = sql.replacingOccurrences(of: "%OTHER%", with: other).replacingOccurrences(of: "%NEW%", with: created)
+        let result = try finish(launch(["report", "--store", trainedStore, "--sql", text]))
+        #expect(result.status == 2, "\(result.stdout)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: created))
+        #expect(try storeBytes(trainedStore) == before)
+    }
+
+    @Test("--html and schema --output refuse the store, a symlink to it, and any SQLite file; other files are replaced whole")
+    func outputNeverDestroysAStore() throws {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        try FileManager.default.copyItem(atPath: trainedStore, toPath: store)
+        // Its last rows may still be in the WAL (another test's reader can keep it from being folded in).
+        if FileManager.default.fileExists(atPath: trainedStore + "-wal") {
+            try FileManager.default.copyItem(atPath: trainedStore + "-wal", toPath: store + "-wal")
+        }
+        let other = folder + "/other.sqlite"
+        _ = try RunStore(path: other)
+        let link = folder + "/link.html"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: store)
+        let before = try storeBytes(store), otherBefore = try storeBytes(other)
+        for (arguments, message) in [
+            (["report", "--store", store, "--html", store], "refusing to write \(store): it is the store being read"),
+            (["report", "--store", store, "--html", link], "refusing to write \(link): it is the store being read"),
+            (["report", "--store", store, "--html", folder + "/./s.sqlite"], "it is the store being read"),
+            (["report", "--store", store, "--html", other], "refusing to write \(other): it is a SQLite database"),
+            (["schema", "--output", store], "refusing to write \(store): it is a SQLite database"),
+            (["schema", "--store-sql", "--output", other], "it is a SQLite database"),
+        ] {
+            let result = try finish(launch(arguments))
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+        }
+        #expect(try storeBytes(store) == before)
+        #expect(try storeBytes(other) == otherBefore)
+        // An ordinary file is replaced, through a temporary file that does not stay behind.
+        let page = folder + "/report.html"
+        try "old".write(toFile: page, atomically: true, encoding: .utf8)
+        #expect(try runner("report", "--store", store, "--html", page).status == 0)
+        #expect(try String(contentsOfFile: page, encoding: .utf8).hasSuffix("</html>\n"))
+        let schema = folder + "/schema.json"
+        #expect(try runner("schema", "--output", schema).status == 0)
+        #expect(try String(contentsOfFile: schema, encoding: .utf8) == (try runner("schema").stdout))
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(!names.contains { $0.contains(".tmp-") }, "\(names)")
     }
 
     @Test("a missing store, an empty store and a store from a newer version")
@@ -93,7 +198,7 @@ struct ReportCLITests {
         for command in [["report"], ["exec", writeSpec(folder)]] {
             let result = try finish(launch(command + ["--store", newer]))
             #expect(result.status == 2)
-            #expect(result.stderr.contains("was written by a newer ConvLab (store schema 7, this build knows up to 1)"), "\(result.stderr)")
+            #expect(result.stderr.contains("was written by a newer ConvLab (store schema 7, this build knows up to 2)"), "\(result.stderr)")
         }
         #expect(FileManager.default.contents(atPath: newer) == before)
     }
@@ -127,5 +232,7 @@ struct PluginsCLITests {
         #expect(result.stdout.contains("exec") && result.stdout.contains("report") && result.stdout.contains("Exit codes"))
         let report = try runner("report", "--help")
         #expect(report.stdout.contains("--group-by") && report.stdout.contains("runner report --sql"))
+        #expect(report.stdout.contains("--max-rows <rows>") && report.stdout.contains("--timeout <seconds>"))
+        #expect(report.stdout.contains("(default: 100000)") && report.stdout.contains("(default: 30.0)"))
     }
 }

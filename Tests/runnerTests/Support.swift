@@ -9,8 +9,10 @@ let packageRoot: String = {
     return url.path
 }()
 
-/// The `runner` built next to this test bundle.
+/// The `runner` built next to this test bundle ($CONVLAB_TEST_RUNNER overrides it, to run these
+/// tests against another build, e.g. the one before a fix).
 let runnerPath: String = {
+    if let path = ProcessInfo.processInfo.environment["CONVLAB_TEST_RUNNER"], !path.isEmpty { return path }
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runner").path
     if FileManager.default.isExecutableFile(atPath: beside) { return beside }
     return packageRoot + "/.build/debug/runner"
@@ -36,6 +38,7 @@ func launch(_ arguments: [String], stdin: String? = nil) throws -> (Process, Pip
     process.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
     var environment = ProcessInfo.processInfo.environment
     environment.removeValue(forKey: "CONVLAB_STORE")
+    environment.removeValue(forKey: "CONVLAB_TEST_RUNNER")
     environment["COLUMNS"] = "200"
     process.environment = environment
     let out = Pipe(), err = Pipe()
@@ -101,4 +104,10 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
         Thread.sleep(forTimeInterval: 0.1)
     }
     return false
+}
+
+/// The bytes of a store's main file and of its WAL (if any): what "unchanged" means for a store.
+func storeBytes(_ path: String) throws -> [Data?] {
+    // An empty WAL (a reader may create one) is no change.
+    [FileManager.default.contents(atPath: path), FileManager.default.contents(atPath: path + "-wal").flatMap { $0.isEmpty ? nil : $0 }]
 }

@@ -15,7 +15,13 @@ public final class ExperimentRunner {
     public var flushInterval: Double = 2
     /// Progress is reported this often (seconds); the reporter decides what to show.
     public var progressInterval: Double = 0.25
+    /// A running run's heartbeat is refreshed this often (seconds) on a timer of its own, between
+    /// flushes too; `runner report` calls a run stale after a minute of silence.
+    public var heartbeatInterval: Double = 5
     private var datasetCache: [String: DatasetSplit] = [:]
+    /// Tests only: edits each batch just before it is written, to reach the store's own refusal
+    /// of non-finite values, which the checks where values are made leave no other way to reach.
+    var beforeFlush: ((inout RecordBatch) -> Void)?
 
     public init(store: RunStore, reporter: any ProgressReporter, stop: StopSignal) {
         self.store = store
@@ -71,18 +77,39 @@ public final class ExperimentRunner {
         var records = RecordBatch()
         var epochsDone = 0, step = 0
         var lastTrainLoss: Double?, lastTestAccuracy: Double?, bestTestAccuracy: Double?, lastSpeed: Double?
+        var heartbeat: Heartbeat?
+        /// Set when the store refused a batch for a NaN or an infinity the checks below missed.
+        var unrecordable: String?
 
         func event(_ kind: String, _ message: String) {
             records.events.append(.init(time: Date().timeIntervalSince1970, kind: kind, message: message))
         }
         func flush() throws(StoreError) {
             let t = clock.now
-            try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
+            beforeFlush?(&records)
+            do throws(StoreError) {
+                try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
+            } catch {
+                // Defence in depth: every value is checked where it is made, but should one slip
+                // through, the store refuses the batch whole; keep its finite rows and end the run.
+                guard error.kind == .nonFiniteValue, let value = records.firstNonFiniteValue else { throw error }
+                unrecordable = unrecordable ?? value
+                records.removeNonFiniteValues()
+                try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
+            }
             records = RecordBatch()
             storeSeconds += seconds(since: t)
         }
         func finish(_ status: RunStatus, _ error: String? = nil) throws(StoreError) -> RunOutcome {
+            var status = status, error = error
             try flush()
+            if let value = unrecordable, status != .diverged {
+                let message = Self.divergence(value)
+                event("diverged", message)
+                try flush()
+                (status, error) = (.diverged, message)
+            }
+            heartbeat?.stop()
             let t = clock.now
             try store.finish(run: runID, status: status, error: error)
             storeSeconds += seconds(since: t)
@@ -93,6 +120,14 @@ public final class ExperimentRunner {
         }
 
         try store.markStarted(run: runID)
+        heartbeat = Heartbeat(store: store, run: runID, interval: heartbeatInterval)
+        defer { heartbeat?.stop() }
+        /// Ends the run as diverged because `value` (a description naming it) is not finite.
+        func diverge(_ value: String) throws(StoreError) -> RunOutcome {
+            let message = Self.divergence(value)
+            event("diverged", message)
+            return try finish(.diverged, message)
+        }
         event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)")
 
         // Data.
@@ -139,11 +174,18 @@ public final class ExperimentRunner {
                 let count = sampler.gather(batchIndex, of: order)
                 if run.probes.gradientCheckEvery > 0 && step % run.probes.gradientCheckEvery == 0 {
                     let t = clock.now
-                    records.gradientChecks += gradientCheck(network, run: run, images: sampler.images, labels: sampler.labels,
-                                                            available: count, step: step, rng: &checkRNG)
+                    let checks = gradientCheck(network, run: run, images: sampler.images, labels: sampler.labels,
+                                               available: count, step: step, rng: &checkRNG)
                     epochProbeSeconds += seconds(since: t)
+                    // A non-finite analytic or numeric gradient means the network itself has blown
+                    // up at these weights: the run has diverged (the finite entries are kept).
+                    records.gradientChecks += checks.filter { $0.nonFiniteDescription == nil }
+                    if let bad = checks.lazy.compactMap(\.nonFiniteDescription).first { return try diverge(bad) }
                 }
                 let rate = run.schedule.rate(base: run.learningRate, step: step, totalSteps: totalSteps, epoch: epoch - 1)
+                guard rate.isFinite else {
+                    return try diverge("learning_rate became \(nonFiniteName(rate)) at step \(step + 1) (epoch \(epoch))")
+                }
                 let result = sampler.images.withUnsafeBufferPointer { images in
                     sampler.labels.withUnsafeBufferPointer { labels in
                         trainer.step(images: images, labels: labels, batch: count, learningRate: rate)
@@ -161,17 +203,24 @@ public final class ExperimentRunner {
                 let elapsed = seconds(since: wallStart)
                 if step % run.probes.lossEvery == 0 {
                     let epochPosition = Double(epoch - 1) + Double(batchIndex + 1) / Double(stepsPerEpoch)
-                    records.metrics.append(.init(name: "train_loss", step: step, epoch: epochPosition, value: windowLoss / Double(windowImages), wallTime: elapsed))
-                    records.metrics.append(.init(name: "learning_rate", step: step, epoch: epochPosition, value: rate, wallTime: elapsed))
+                    let metrics: [RecordBatch.Metric] = [
+                        .init(name: "train_loss", step: step, epoch: epochPosition, value: windowLoss / Double(windowImages), wallTime: elapsed),
+                        .init(name: "learning_rate", step: step, epoch: epochPosition, value: rate, wallTime: elapsed),
+                    ]
+                    records.metrics += metrics.filter { $0.nonFiniteDescription == nil }
+                    if let bad = metrics.lazy.compactMap(\.nonFiniteDescription).first { return try diverge(bad) }
                     lastTrainLoss = windowLoss / Double(windowImages)
                     windowLoss = 0; windowImages = 0
                 }
                 if run.probes.gradientNormsEvery > 0 && step % run.probes.gradientNormsEvery == 0 {
-                    records.gradientNorms += gradientNorms(network, step: step)
+                    let norms = gradientNorms(network, step: step)
+                    records.gradientNorms += norms.filter { $0.nonFiniteDescription == nil }
+                    if let bad = norms.lazy.compactMap(\.nonFiniteDescription).first { return try diverge(bad) }
                 }
                 if seconds(since: lastFlush) >= flushInterval {
                     try flush()
                     lastFlush = clock.now
+                    if let value = unrecordable { return try diverge(value) }
                 }
                 if seconds(since: lastProgress) >= progressInterval {
                     lastProgress = clock.now
@@ -208,8 +257,13 @@ public final class ExperimentRunner {
             if let validation { evaluate(validation, "validation") }
             if run.evaluateTest { evaluate(split.test, "test") }
             let elapsed = seconds(since: wallStart)
-            for metric in epochMetrics {
-                records.metrics.append(.init(name: metric.name, step: step, epoch: Double(epoch), value: metric.value, wallTime: elapsed))
+            // A NaN evaluation loss (weights blown up by the last update) ends the run as diverged,
+            // with the epoch's finite metrics kept.
+            let measured = epochMetrics.map { RecordBatch.Metric(name: $0.name, step: step, epoch: Double(epoch), value: $0.value, wallTime: elapsed) }
+            records.metrics += measured.filter { $0.nonFiniteDescription == nil }
+            if let bad = measured.lazy.compactMap(\.nonFiniteDescription).first {
+                epochsDone = epoch
+                return try diverge(bad)
             }
             if let accuracy = epochMetrics.first(where: { $0.name == "test_accuracy" })?.value {
                 lastTestAccuracy = accuracy
@@ -218,6 +272,7 @@ public final class ExperimentRunner {
             epochsDone = epoch
             try flush()
             lastFlush = clock.now
+            if let value = unrecordable { return try diverge(value) }
             reporter.epochFinished(ProgressUpdate(
                 runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,
                 stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
@@ -227,6 +282,9 @@ public final class ExperimentRunner {
         event("completed", "\(epochsDone) epochs, \(step) steps")
         return try finish(.completed)
     }
+
+    /// The run's error when `value` (which names a non-finite number) ends it.
+    static func divergence(_ value: String) -> String { "\(value); lower optimizer.learning_rate" }
 
     /// L2 and max-abs of every parameter gradient (the full batch's, after the replicas are summed).
     func gradientNorms(_ network: Network<Float>, step: Int) -> [RecordBatch.GradientNorm] {
