@@ -333,8 +333,8 @@ extension HostileCase {
             FileManager.default.createFile(atPath: context.folder + "/notes.txt", contents: Data("notes".utf8))
             return ["report", "--store", context.folder + "/notes.txt"]
         }, "notes.txt", "not a SQLite database"),
-        .command("--html onto the store itself", { ["report", "--store", $0.store, "--html", $0.store] }, "store.sqlite"),
-        .command("schema --output onto a store", { ["schema", "--output", $0.store] }, "store.sqlite"),
+        .command("--html onto the store itself", { ["report", "--store", $0.store, "--html", $0.store] }, "store.sqlite", "it is the store being read"),
+        .command("schema --output onto a store", { ["schema", "--output", $0.store] }, "store.sqlite", "it is a SQLite database"),
         .command("--html into a folder that does not exist", { ["report", "--store", $0.store, "--html", $0.folder + "/no/such/r.html"] },
                  "r.html"),
     ]
@@ -370,17 +370,19 @@ extension HostileCase {
         .sql("DELETE", "DELETE FROM runs", "read-only"),
         .sql("DROP TABLE", "DROP TABLE metrics", "read-only"),
         .sql("UPDATE", "UPDATE runs SET status = 'failed'", "read-only"),
-        .sql("ATTACH", "ATTACH DATABASE '/tmp/convlab-attached.sqlite' AS other", "convlab-attached.sqlite"),
+        .sql("ATTACH", "ATTACH DATABASE '/tmp/convlab-attached.sqlite' AS other", "ATTACH is refused"),
         .sql("VACUUM INTO", "VACUUM INTO '/tmp/convlab-vacuumed.sqlite'", "read-only"),
         .sql("load_extension", "SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", "not authorized"),
         .sql("PRAGMA that writes", "PRAGMA journal_mode = DELETE", "read-only"),
-        .sql("several statements", "SELECT 1; DELETE FROM runs", "one statement"),
+        .sql("several statements", "SELECT 1; DELETE FROM runs", "one statement at a time"),
         .sql("a syntax error", "SELEC 1", "syntax error"),
         .sql("an endless recursive query", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c",
-             "rows"),
-        .sql("an endless query that returns nothing", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c",
-             "seconds"),
+             "rows and was stopped", "--max-rows"),
+        .command("an endless query that returns nothing", { context in
+            ["report", "--store", context.store, "--timeout", "3", "--sql",
+             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c"]
+        }, "longer than 3", "--timeout"),
         .sql("a query after a comment is a query", "-- note\nSELECT 41 + 1 AS answer", exit: 0, "42"),
-        .sql("a comment alone is no query", "-- only a note", "query"),
+        .sql("a comment alone lists the tables, like a bare --sql", "-- only a note", exit: 0, "grad_checks"),
     ]
 }
