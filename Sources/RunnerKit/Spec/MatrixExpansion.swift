@@ -146,9 +146,13 @@ enum MatrixExpansion {
                 issue("has \(segments.count) parts; a matrix key has at most \(maximumKeyParts)")
                 continue
             }
-            guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }),
-                  section != "matrix", section != "name" else {
-                let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" }
+            if case .key(let section) = segments[0], section == "name" || section == "matrix" {
+                let settable = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" && $0 != "name" }
+                issue("\"\(section)\" cannot be set by the matrix (\(section == "name" ? "the runs of a spec share its name" : "a matrix cannot expand itself")); sections it can set: \(settable.joined(separator: ", "))")
+                continue
+            }
+            guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }) else {
+                let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" && $0 != "name" }
                 let hint = { if case .key(let s) = segments[0], let close = closestMatch(to: s, among: known) { "did you mean \"\(close)\"? " } else { "" } }()
                 issue("\"\(axis.key)\" does not start with a spec section; \(hint)sections: \(known.joined(separator: ", "))")
                 continue
