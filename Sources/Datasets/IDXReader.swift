@@ -20,7 +20,8 @@ public enum IDXReader {
 
     public static func read(_ path: String) throws(DatasetError) -> Array {
         var bytes: [UInt8] = []
-        let summary = try scan(path, reserve: { bytes.reserveCapacity($0) }) { bytes.append(contentsOf: $0) }
+        // Reserve what the header promises, up to 256 MB: a hostile header may promise 8 GB.
+        let summary = try scan(path, reserve: { bytes.reserveCapacity(min($0, 1 << 28)) }) { bytes.append(contentsOf: $0) }
         return Array(dimensions: summary.dimensions, bytes: bytes)
     }
 
@@ -36,15 +37,10 @@ public enum IDXReader {
         return summary
     }
 
-    /// The dimensions of an IDX file, reading only its header.
-    public static func dimensions(_ path: String) throws(DatasetError) -> [Int] {
-        try scan(path, headerOnly: true) { _ in }.dimensions
-    }
-
     /// Streams `path` once: validates the header as soon as it is read, passes the promised data
     /// to `body` in chunks, and checks at the end that gzip found no error and nothing is missing.
     /// Bytes past the promised data are ignored.
-    static func scan(_ path: String, headerOnly: Bool = false, reserve: (Int) -> Void = { _ in },
+    static func scan(_ path: String, reserve: (Int) -> Void = { _ in },
                      _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws(DatasetError) -> Summary {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatasetError(file: path, problem: "no such file",
@@ -85,7 +81,6 @@ public enum IDXReader {
                         let parsed = try parseDimensions(header, path)
                         dimensions = parsed.dimensions
                         expected = parsed.expected
-                        if headerOnly { return Summary(dimensions: parsed.dimensions) }
                         reserve(expected)
                     }
                 }
