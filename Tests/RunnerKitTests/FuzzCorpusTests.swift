@@ -14,12 +14,14 @@ func fuzzInputs(_ folder: String) -> [(name: String, bytes: [UInt8])] {
 
 @Suite("The fuzz corpus replays: every input the fuzzer kept ends in a value or a positioned error")
 struct FuzzCorpusTests {
-    @Test("the committed corpus and every finding hold the fuzzer's invariants")
+    @Test("the seeds, the committed corpus and every finding hold the fuzzer's invariants")
     func replay() {
+        let seeds = fuzzInputs("seeds")
         let corpus = fuzzInputs("corpus")
         let findings = fuzzInputs("crashes")
-        #expect(corpus.count >= 30, "the corpus holds the seeds at least")
-        for input in corpus + findings {
+        #expect(seeds.count >= 30 && seeds.contains { $0.name == "seed-surrogate-high" })
+        #expect(corpus.count >= 100, "the fuzzer's corpus is committed")
+        for input in seeds + corpus + findings {
             let problems = SpecFuzzing.check(input.bytes)
             #expect(problems.isEmpty, "\(input.name): \(problems)")
         }
