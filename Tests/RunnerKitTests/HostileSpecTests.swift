@@ -124,4 +124,17 @@ struct HostileSpecTests {
         #expect(issue.message == #"JSON syntax error: raw control character U+0001 in a string; write it as \u0001"#)
         #expect((issue.line, issue.column) == (1, 12))
     }
+
+    @Test("a spec file that starts with a byte order mark loads, and its columns are unaffected")
+    func byteOrderMark() throws {
+        let path = temporaryPath("bom.json")
+        _ = FileManager.default.createFile(atPath: path, contents: Data([0xEF, 0xBB, 0xBF] + Array(smokeSpec().utf8)))
+        #expect(try SpecLoader.load(file: path).runs.count == 1)
+        _ = FileManager.default.createFile(atPath: path, contents: Data([0xEF, 0xBB, 0xBF] + Array(#"{"seed": -1}"#.utf8)))
+        #expect {
+            _ = try SpecLoader.load(file: path)
+        } throws: { error in
+            "\(error)".contains("\(path):1:10: seed: must be an integer ≥ 0, got -1")
+        }
+    }
 }
