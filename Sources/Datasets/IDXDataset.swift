@@ -27,20 +27,51 @@ public enum IDXDataset {
         return split
     }
 
-    /// The sample shape and class count, reading the image header and the training labels only.
+    /// The sample shape and class count, for validation: reads every header and streams every
+    /// file once (the decompressed length for gzip) without holding the images, so a data set
+    /// that `load` would refuse is refused here with the same message, before a run starts.
     public static func describe(directory: String) throws(DatasetError) -> (shape: Shape, classes: Int) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DatasetError(file: directory, problem: "no such folder",
                                hint: "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set dataset.path to a folder of IDX files")
         }
-        let imagePath = locate(directory, "train-images-idx3-ubyte")
-        let dimensions = try IDXReader.dimensions(imagePath)
-        guard dimensions.count == 3 else {
-            throw DatasetError(file: imagePath, problem: "expected 3 dimensions (count, rows, columns), found \(dimensions.count)")
+        var shapes: [Shape] = []
+        var largest: UInt8 = 0
+        for prefix in ["train", "t10k"] {
+            let imagePath = locate(directory, "\(prefix)-images-idx3-ubyte")
+            let labelPath = locate(directory, "\(prefix)-labels-idx1-ubyte")
+            let images = try IDXReader.inspect(imagePath)
+            let labels = try IDXReader.inspect(labelPath, maximum: true)
+            shapes.append(try checkPair(prefix: prefix, imagePath: imagePath, images: images.dimensions, labelPath: labelPath, labels: labels.dimensions))
+            largest = max(largest, labels.maximum ?? 0)
         }
-        let labels = try IDXReader.read(locate(directory, "train-labels-idx1-ubyte"))
-        return (Shape(channels: 1, height: dimensions[1], width: dimensions[2]), Int(labels.bytes.max() ?? 0) + 1)
+        guard shapes[0] == shapes[1] else {
+            throw DatasetError(file: directory, problem: "train images are \(shapes[0]), test images \(shapes[1])")
+        }
+        return (shapes[0], Int(largest) + 1)
+    }
+
+    /// The checks `describe` and `load` share: ranks, image size, counts. Returns the sample shape.
+    static func checkPair(prefix: String, imagePath: String, images: [Int], labelPath: String, labels: [Int]) throws(DatasetError) -> Shape {
+        guard images.count == 3 else {
+            throw DatasetError(file: imagePath, problem: "expected 3 dimensions (count, rows, columns), found \(images.count)")
+        }
+        guard labels.count == 1 else {
+            throw DatasetError(file: labelPath, problem: "expected 1 dimension (count), found \(labels.count)")
+        }
+        guard images[1] >= 1, images[2] >= 1 else {
+            throw DatasetError(file: imagePath, problem: "its images are \(images[1])×\(images[2]) pixels; an image needs at least 1×1")
+        }
+        guard images[0] == labels[0] else {
+            throw DatasetError(file: labelPath, problem: "holds \(labels[0]) labels but \(imagePath) holds \(images[0]) images",
+                               hint: "the two files must come from the same data set")
+        }
+        guard images[0] >= 1 else {
+            throw DatasetError(file: imagePath, problem: "holds no images (its header says 0)",
+                               hint: "the \(prefix == "train" ? "training" : "test") set needs at least one")
+        }
+        return Shape(channels: 1, height: images[1], width: images[2])
     }
 
     /// `name` or `name.gz`, whichever exists (the compressed one when neither does, for the message).
@@ -54,18 +85,8 @@ public enum IDXDataset {
         let labelPath = locate(directory, "\(prefix)-labels-idx1-ubyte")
         let images = try IDXReader.read(imagePath)
         let labels = try IDXReader.read(labelPath)
-        guard images.dimensions.count == 3 else {
-            throw DatasetError(file: imagePath, problem: "expected 3 dimensions (count, rows, columns), found \(images.dimensions.count)")
-        }
-        guard labels.dimensions.count == 1 else {
-            throw DatasetError(file: labelPath, problem: "expected 1 dimension (count), found \(labels.dimensions.count)")
-        }
-        guard images.dimensions[0] == labels.dimensions[0] else {
-            throw DatasetError(file: labelPath, problem: "holds \(labels.dimensions[0]) labels but \(imagePath) holds \(images.dimensions[0]) images",
-                               hint: "the two files must come from the same data set")
-        }
+        let shape = try checkPair(prefix: prefix, imagePath: imagePath, images: images.dimensions, labelPath: labelPath, labels: labels.dimensions)
         let count = min(images.dimensions[0], limit ?? .max)
-        let shape = Shape(channels: 1, height: images.dimensions[1], width: images.dimensions[2])
         let pixels = images.bytes[0..<(count * shape.count)].map(Float.init)
         let classLabels = labels.bytes[0..<count].map { Int32($0) }
         let classes = Int(labels.bytes.max() ?? 0) + 1

@@ -6,7 +6,10 @@ public enum JSONWriter {
         return out
     }
 
+    /// JSON has no infinity or NaN: they are written as `null` (as JavaScript's JSON.stringify
+    /// does), so the output always parses. Spec values cannot be non-finite (the parser refuses them).
     public static func number(_ n: Double) -> String {
+        guard n.isFinite else { return "null" }
         if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
         return "\(n)"
     }

@@ -229,10 +229,27 @@ struct SpecFilesTests {
         #expect(committed == SchemaGenerator.text(), "run `runner schema --output Schemas/experiment.schema.json`")
     }
 
-    @Test("the schema lists every plugin of every kind")
+    @Test("the schema lists every plugin of every kind in the place of its kind, and nothing else")
     func schemaCoversRegistry() {
+        let registry = PluginRegistry.builtIn
+        #expect(schemaCoverageProblems(SchemaGenerator.schema(registry: registry), registry).isEmpty)
+    }
+
+    @Test("the coverage check fails for a plugin whose name occurs in the schema only elsewhere")
+    func schemaCoverageHasTeeth() {
+        // Names that appear in the schema as keys or as other kinds' plugins, registered under a
+        // kind the schema was not generated with: a text search finds them all, the check none.
         let text = SchemaGenerator.text()
-        for plugin in PluginRegistry.builtIn.plugins { #expect(text.contains("\"\(plugin.name)\""), "\(plugin.name)") }
+        for (kind, name) in [(PluginKind.optimizer, "max"), (.layer, "loss"), (.probe, "relu"), (.activation, "conv"), (.dataset, "seed")] {
+            var registry = PluginRegistry.builtIn
+            registry.register(Plugin(kind, name, "an extra plugin", factory: .probe))
+            #expect(text.contains("\"\(name)\""))
+            let problems = schemaCoverageProblems(SchemaGenerator.schema(registry: .builtIn), registry)
+            #expect(problems == ["\(kind.rawValue) \"\(name)\" is missing from the schema"], "\(problems)")
+        }
+        // And a schema that names a plugin the registry lacks.
+        let smaller = PluginRegistry(PluginRegistry.builtIn.plugins.filter { !($0.kind == .optimizer && $0.name == "adam") })
+        #expect(schemaCoverageProblems(SchemaGenerator.schema(registry: .builtIn), smaller) == ["the schema lists optimizer \"adam\", which is not registered"])
     }
 
     @Test("spec names resolve regardless of case and without a folder or extension")
@@ -250,4 +267,39 @@ struct SpecFilesTests {
             "\(error)".contains("no such spec file; available: Experiments/lenet.json")
         }
     }
+}
+
+/// Where the schema lists each kind's plugins: layers as the single key of one `oneOf` item of
+/// model.layers, probes as properties of `probes`, every other kind in `$defs/<kind>` as the
+/// name `enum` and as one object form whose `plugin` is `const` that name.
+func schemaCoverageProblems(_ schema: JSONValue, _ registry: PluginRegistry) -> [String] {
+    func at(_ value: JSONValue?, _ keys: String...) -> JSONValue? {
+        keys.reduce(value) { $0?[$1]?.value }
+    }
+    func strings(_ value: JSONValue?) -> [String] {
+        (value?.elements ?? []).compactMap { if case .string(let s) = $0.value { s } else { nil } }
+    }
+    var listed: [PluginKind: [String]] = [:]
+    let layerItems = at(schema, "properties", "model", "properties", "layers", "items", "oneOf")?.elements ?? []
+    listed[.layer] = layerItems.compactMap { item -> String? in
+        let keys = at(item.value, "properties")?.members.map(\.key) ?? []
+        return keys.count == 1 && strings(at(item.value, "required")) == keys ? keys[0] : nil
+    }
+    listed[.probe] = at(schema, "properties", "probes", "properties")?.members.map(\.key) ?? []
+    var problems: [String] = []
+    for kind in PluginKind.allCases where kind != .layer && kind != .probe {
+        let alternatives = at(schema, "$defs", kind.rawValue, "oneOf")?.elements ?? []
+        let byName = strings(alternatives.first.flatMap { at($0.value, "enum") })
+        let objectForms = alternatives.dropFirst().compactMap { item -> String? in
+            if case .string(let name)? = at(item.value, "properties", "plugin", "const") { name } else { nil }
+        }
+        if byName != objectForms { problems.append("\(kind.rawValue): names \(byName) and object forms \(objectForms) differ") }
+        listed[kind] = byName
+    }
+    for kind in PluginKind.allCases {
+        let names = listed[kind] ?? []
+        for name in registry.names(kind) where !names.contains(name) { problems.append("\(kind.rawValue) \"\(name)\" is missing from the schema") }
+        for name in names where registry.plugin(kind, name) == nil { problems.append("the schema lists \(kind.rawValue) \"\(name)\", which is not registered") }
+    }
+    return problems
 }

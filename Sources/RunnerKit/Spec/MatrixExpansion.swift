@@ -46,6 +46,12 @@ struct SpecIssues: Error {
 enum MatrixExpansion {
     enum Segment: Equatable { case key(String), index(Int) }
 
+    /// Runs one spec may expand to: more is almost always a mistake, and each run is validated
+    /// and held in memory before the first one starts.
+    static let maximumRuns = 10_000
+    /// Parts of a dotted key ("model.layers[0].conv.filters" has 5); `set` recurses once per part.
+    static let maximumKeyParts = 64
+
     /// "model.layers[2].conv.filters" → [model, layers, 2, conv, filters]; nil when malformed.
     static func parse(_ path: String) -> [Segment]? {
         var segments: [Segment] = []
@@ -114,6 +120,7 @@ enum MatrixExpansion {
         var issues: [SpecIssue] = []
         var seeds: [UInt64]? = nil
         var parsedAxes: [(key: String, segments: [Segment], values: [JSONNode])] = []
+        var lengths: [(key: String, count: Int)] = []
         for axis in axes {
             let path = "matrix.\(axis.key)"
             func issue(_ message: String) { issues.append(SpecIssue(path: path, line: axis.node.line, column: axis.node.column, message: message)) }
@@ -128,22 +135,45 @@ enum MatrixExpansion {
                 }
                 guard parsed.count == values.count else { issue("seeds must be integers ≥ 0"); continue }
                 seeds = parsed
+                lengths.append((axis.key, parsed.count))
                 continue
             }
             guard let segments = parse(axis.key) else {
                 issue("\"\(axis.key)\" is not a dotted key such as \"model.pooling\" or \"model.layers[0].conv.filters\"")
                 continue
             }
-            guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }),
-                  section != "matrix", section != "name" else {
-                let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" }
+            guard segments.count <= maximumKeyParts else {
+                issue("has \(segments.count) parts; a matrix key has at most \(maximumKeyParts)")
+                continue
+            }
+            if case .key(let section) = segments[0], section == "name" || section == "matrix" {
+                let settable = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" && $0 != "name" }
+                issue("\"\(section)\" cannot be set by the matrix (\(section == "name" ? "the runs of a spec share its name" : "a matrix cannot expand itself")); sections it can set: \(settable.joined(separator: ", "))")
+                continue
+            }
+            guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }) else {
+                let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" && $0 != "name" }
                 let hint = { if case .key(let s) = segments[0], let close = closestMatch(to: s, among: known) { "did you mean \"\(close)\"? " } else { "" } }()
                 issue("\"\(axis.key)\" does not start with a spec section; \(hint)sections: \(known.joined(separator: ", "))")
                 continue
             }
             parsedAxes.append((axis.key, segments, values))
+            lengths.append((axis.key, values.count))
         }
         guard issues.isEmpty else { return .failure(SpecIssues(issues)) }
+
+        // Count before expanding: the product of the list lengths, refused past the limit.
+        var runs = 1
+        var overflow = false
+        for length in lengths where !overflow {
+            (runs, overflow) = runs.multipliedReportingOverflow(by: length.count)
+        }
+        if overflow || runs > maximumRuns {
+            let count = overflow ? "more than \(Int.max)" : "\(runs)"
+            let factors = lengths.map { "\($0.key): \($0.count)" }.joined(separator: " × ")
+            return .failure(SpecIssues([SpecIssue(path: "matrix", line: matrix.line, column: matrix.column,
+                                                  message: "expands to \(count) runs (\(factors)), more than the limit of \(maximumRuns); split the sweep into several specs or use fewer values")]))
+        }
 
         var combinations: [[(key: String, segments: [Segment], value: JSONNode)]] = [[]]
         for axis in parsedAxes {
