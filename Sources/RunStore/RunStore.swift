@@ -177,6 +177,18 @@ public final class RunStore: @unchecked Sendable {
 }
 
 extension RunStore {
+    /// Copies what the WAL holds into the main file, as far as no other process's reader is in
+    /// the way (a passive checkpoint never waits), and closes the connections: a store left by a
+    /// finished `runner exec` is then whole in its one file, even if someone copies only that.
+    public func close() throws(StoreError) {
+        do {
+            try writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            try writer.close()
+        } catch {
+            throw Self.translate(error, path: path)
+        }
+    }
+
     /// Folds the WAL into the main file and closes the connections (tests compare file bytes).
     public func checkpointAndClose() throws(StoreError) {
         do {

@@ -55,6 +55,9 @@ struct Exec: ParsableCommand {
         let stop = StopSignal()
         let signals = SignalHandling(stop: stop)
         defer { _ = signals }
+        // Closed on every way out, so the WAL is folded into the store's file (best effort: what
+        // the WAL holds is durable either way).
+        defer { try? runStore.close() }
         let reporter = TerminalProgress(quiet: quiet)
         var outcomes: [RunOutcome] = []
         for plan in plans where stop.requested == nil {

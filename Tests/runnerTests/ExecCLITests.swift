@@ -10,6 +10,8 @@ struct ExecCLITests {
         let store = folder + "/s.sqlite"
         let result = try runner("exec", writeSpec(folder, extra: #", "matrix": { "model.pooling": ["max", "avg"] }"#), "--store", store)
         #expect(result.status == 0, "\(result.stderr)")
+        // The finished store is whole in its one file: the WAL was folded in when exec closed it.
+        #expect((FileManager.default.contents(atPath: store + "-wal") ?? Data()).isEmpty, "exec left its writes in the WAL")
         #expect(result.stdout.contains("tiny ("))
         #expect(result.stdout.contains("FLOPs/image"))
         #expect(result.stdout.components(separatedBy: "completed").count - 1 == 2)

@@ -60,6 +60,15 @@ struct HostileInputTests {
     }
 }
 
+extension HostileInputTests {
+    @Test("a finished exec leaves its whole store in the one file (the WAL folded in), so copying the file copies the runs")
+    func storeIsWhole() throws {
+        let wal = FileManager.default.contents(atPath: fixtureStore + "-wal") ?? Data()
+        #expect(wal.isEmpty, "exec left \(wal.count) bytes in the WAL")
+        #expect(try scalar(fixtureStore, "SELECT COUNT(*) FROM runs WHERE status = 'completed'") == .integer(1))
+    }
+}
+
 /// A store with one small completed run, made once by a real `runner exec`.
 let fixtureStore: String = {
     let folder = temporaryFolder()
@@ -201,10 +210,10 @@ extension HostileCase {
         .spec("a high surrogate followed by a letter", #"{"name": "\uD800\u0041"}"#, "spec.json:1:", "surrogate"),
         .spec("a lone low surrogate", #"{"name": "\uDC00"}"#, "spec.json:1:", "surrogate"),
         .spec("a high surrogate at the end of the string", #"{"name": "ab\uD83D"}"#, "spec.json:1:", "surrogate"),
-        .spec("a truncated \\u escape", #"{"name": "\u12"}"#, "spec.json:1:13:", "four hex digits"),
+        .spec("a truncated \\u escape", #"{"name": "\u12"}"#, "spec.json:1:11:", "four hex digits"),
         .spec("an unknown escape", #"{"name": "\q"}"#, "spec.json:1:", "escape"),
         .spec("a raw control character in a string", Data("{\"name\": \"a\u{01}b\"}".utf8), ["spec.json:1:", "control character"]),
-        .spec("a raw newline in a string", Data("{\"name\": \"a\nb\"}".utf8), ["spec.json:1:", "control character"]),
+        .spec("a raw newline in a string", Data("{\"name\": \"a\nb\"}".utf8), ["spec.json:1:12:", "cannot span lines"]),
         .spec("bytes that are not UTF-8", Data([0x7B, 0x22, 0x6E, 0x22, 0x3A, 0x22, 0xFF, 0xFE, 0x22, 0x7D]), ["spec.json", "UTF-8"]),
         .spec("UTF-16 text", Data([0xFE, 0xFF, 0x00, 0x7B, 0x00, 0x7D]), ["spec.json", "UTF-8"]),
         .spec("random bytes", Data((0..<256).map { UInt8(($0 * 181 + 7) % 256) }), ["spec.json", "UTF-8"]),
@@ -284,7 +293,7 @@ extension HostileCase {
         .data("a data set with no images", dataset(train: 0), "train-images-idx3-ubyte", "no images"),
         .data("dimensions whose product overflows", dataset(replacing: ["train-images-idx3-ubyte": idx([0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF], payload: [])]),
               "train-images-idx3-ubyte"),
-        .data("a header cut short", dataset(replacing: ["t10k-images-idx3-ubyte": Data([0, 0, 8, 3, 0, 0])]), "t10k-images-idx3-ubyte"),
+        .data("a header cut short", dataset(replacing: ["t10k-images-idx3-ubyte": Data([0, 0, 8, 3, 0, 0])]), "t10k-images-idx3-ubyte", "truncated inside the header"),
         .data("a missing labels file", dataset().filter { $0.key != "t10k-labels-idx1-ubyte" }, "t10k-labels-idx1-ubyte"),
         .data("a gzip file that is not gzip", dataset().filter { $0.key != "train-images-idx3-ubyte" }
                 .merging(["train-images-idx3-ubyte.gz": Data([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3] + [UInt8](repeating: 0xAB, count: 40))]) { $1 },
@@ -296,7 +305,7 @@ extension HostileCase {
                 .merging(["t10k-labels-idx1-ubyte.gz": corruptCRC(gzip(idx([3])))]) { $1 },
               "t10k-labels-idx1-ubyte.gz"),
         .data("train and test images of different sizes", dataset(replacing: ["t10k-images-idx3-ubyte": idx([3, 5, 5])]),
-              "t10k-images-idx3-ubyte"),
+              "train images are 1×4×4, test images 1×5×5"),
         .data("broken data is refused by exec before anything is recorded",
               dataset(replacing: ["train-labels-idx1-ubyte": idx([5])]), command: "exec", "train-labels-idx1-ubyte", "5 labels"),
     ]

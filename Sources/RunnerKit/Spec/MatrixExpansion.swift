@@ -186,7 +186,10 @@ enum MatrixExpansion {
                 switch set(document, assignment.segments[...], assignment.value) {
                 case .success(let updated): document = updated
                 case .failure(let problem):
-                    issues.append(SpecIssue(path: "matrix.\(assignment.key)", line: assignment.value.line, column: assignment.value.column, message: problem.message))
+                    // A key that cannot be set fails the same way for every value: say it once.
+                    if !issues.contains(where: { $0.path == "matrix.\(assignment.key)" && $0.message == problem.message }) {
+                        issues.append(SpecIssue(path: "matrix.\(assignment.key)", line: assignment.value.line, column: assignment.value.column, message: problem.message))
+                    }
                 }
             }
             let assignments = combination.map { (key: $0.key, value: $0.value.value) }
