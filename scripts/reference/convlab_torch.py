@@ -9,9 +9,10 @@ the training speed. The speed counts forward + backward + optimizer step only (n
 gathering, no evaluation), like `runner bench`. It can also evaluate weights that ConvLab
 exported as safetensors.
 
-Install (CPU only; PIP_FIND_LINKS=/opt/wheels holds the CPU wheel of torch 2.13):
+Install the CPU-only wheel of torch 2.13, which pip finds in /opt/wheels (PIP_FIND_LINKS is set
+to it here; elsewhere add --find-links /opt/wheels):
 
-    pip install "torch==2.13.0+cpu" safetensors numpy      # or: pip install --find-links /opt/wheels ...
+    pip install "torch==2.13.0+cpu" safetensors numpy
 
 A bare `pip install torch` takes the newest torch on PyPI instead, which is the CUDA build
 and pulls gigabytes of CUDA libraries.
@@ -25,6 +26,12 @@ Examples (from the repository root):
         --variant 'model.activation={"plugin": "leaky_relu", "slope": 0.1}' --seed 2 --json
     python3 scripts/reference/convlab_torch.py Experiments/lenet.json --save /tmp/lenet.safetensors
     python3 scripts/reference/convlab_torch.py --evaluate /tmp/lenet.safetensors   # spec from the metadata
+
+Speed: --steps N trains WARMUP_STEPS untimed steps, then N timed ones. --threads T sets
+torch.set_num_threads(T) and one inter-op thread. On a machine whose cores are busy with other
+work, two threads can be many times slower than one (PyTorch's OpenMP threads meet at every
+operator and wait for the one that is not scheduled). The first line shows the load average:
+quote it with every number, and compare with --threads 1.
 
 Where ConvLab's conventions differ from PyTorch's defaults, this script follows ConvLab:
 
@@ -71,29 +78,45 @@ import time
 
 import numpy as np
 
-# Deferred: `--help` works without torch installed.
-torch = None  # pylint: disable=invalid-name
-nn = None  # pylint: disable=invalid-name
-F = None  # pylint: disable=invalid-name
+try:
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+except ImportError:
+    sys.exit('PyTorch is not installed: pip install "torch==2.13.0+cpu" (the CPU wheel in /opt/wheels; '
+             'see the docstring)')
 
 DEFAULT_IDX_PATH = "/usr/share/datasets/fashion-mnist"
 WARMUP_STEPS = 10
 """Steps trained before the clock starts in a --steps run."""
 
+EXAMPLES = """examples (from the repository root):
+  %(prog)s Experiments/lenet.json --epochs 1
+  %(prog)s Experiments/lenet.json --variant model.pooling=avg
+  %(prog)s Experiments/deep.json --steps 200 --threads 2
+  %(prog)s Experiments/lenet.json --save /tmp/lenet.safetensors
+  %(prog)s --evaluate /tmp/lenet.safetensors
+
+Speeds count forward + backward + optimizer step only, like `runner bench`. The module
+docstring lists the conventions where ConvLab differs from PyTorch's defaults."""
+
+# REQUIRED marks a parameter without a default; FROM_MODEL one whose default is model.<name>'s.
+REQUIRED = "<required>"
+FROM_MODEL = "<from model>"
+
 TOP_LEVEL_KEYS = {"$schema", "name", "description", "seed", "dataset", "model", "loss", "optimizer",
                   "training", "evaluation", "probes", "matrix"}
-MODEL_DEFAULTS = {"input": None, "activation": "relu", "pooling": "max", "init": "he_uniform", "layers": None}
+MODEL_DEFAULTS = {"input": None, "activation": "relu", "pooling": "max", "init": "he_uniform", "layers": REQUIRED}
 TRAINING_DEFAULTS = {"epochs": 1, "batch_size": 64, "shuffle": True, "replicas": 2}
 EVALUATION_DEFAULTS = {"test": True, "validation_split": 0.0, "batch_size": 1000}
 
-# Parameters and defaults of every plugin, as declared in Sources/RunnerKit/Plugins/*.swift.
-# REQUIRED marks a parameter without a default; INHERITED(key) one taken from model.<key>.
-REQUIRED = object()
+# Parameters and defaults of every plugin, as declared in Sources/RunnerKit/Plugins/*.swift
+# (and of the spec's sections, Sources/RunnerKit/Spec/SpecSections.swift).
 LAYER_PARAMETERS = {
     "conv": {"filters": REQUIRED, "kernel": REQUIRED, "stride": 1, "padding": 0, "bias": True, "algorithm": "im2col"},
-    "pool": {"mode": ("inherited", "pooling"), "size": 2, "stride": None, "padding": 0},
+    "pool": {"mode": FROM_MODEL, "size": 2, "stride": None, "padding": 0},
     "dense": {"units": REQUIRED, "bias": True, "inputs": None},
-    "activation": {"function": ("inherited", "activation")},
+    "activation": {"function": FROM_MODEL},
     "flatten": {},
     "dropout": {"rate": 0.5},
 }
@@ -142,13 +165,13 @@ def set_dotted(document, key, value):
     plugin given by name ("sgd") becomes {"plugin": "sgd"} so that its parameters can be set."""
     segments = parse_dotted(key)
     if segments[0] not in TOP_LEVEL_KEYS - {"matrix", "name", "$schema"}:
-        raise SpecProblem(key, f"does not start with a spec section ({', '.join(sorted(TOP_LEVEL_KEYS - {'$schema'}))})")
+        sections = ", ".join(sorted(TOP_LEVEL_KEYS - {"matrix", "name", "$schema"}))
+        raise SpecProblem(key, f"does not start with a spec section ({sections})")
     node = document
     for position, segment in enumerate(segments[:-1]):
         following = segments[position + 1]
         if isinstance(segment, int):
-            if not isinstance(node, list) or segment >= len(node):
-                raise SpecProblem(key, f"index [{segment}] is not in a list of that length")
+            check_index(node, segment, key)
             child = node[segment]
         else:
             if not isinstance(node, dict):
@@ -158,48 +181,53 @@ def set_dotted(document, key, value):
             child = {"plugin": child}
         elif child is None:
             child = [] if isinstance(following, int) else {}
-        if isinstance(segment, int):
-            node[segment] = child
-        else:
-            node[segment] = child
+        node[segment] = child
         node = child
     last = segments[-1]
     if isinstance(last, int):
-        if not isinstance(node, list) or last >= len(node):
-            raise SpecProblem(key, f"index [{last}] is not in a list of that length")
+        check_index(node, last, key)
     elif not isinstance(node, dict):
         raise SpecProblem(key, f'"{last}" cannot be set inside {type(node).__name__}')
     node[last] = value
 
 
-def parse_value(text):
-    """A --variant value: JSON when it parses ("avg" or avg, 0.1, {"plugin": ...}), else the string."""
+def check_index(node, index, key):
+    if not isinstance(node, list):
+        raise SpecProblem(key, f"[{index}] needs a list, found {type(node).__name__}")
+    if index >= len(node):
+        raise SpecProblem(key, f"index [{index}] is past the end of a list of {len(node)}")
+
+
+def parse_variant(text):
+    """--variant KEY=VALUE -> (key, value); the value is JSON when it parses (0.1, {"plugin": ...},
+    "avg"), else the string itself (avg)."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f'"{text}" is not KEY=VALUE, e.g. model.pooling=avg')
+    key, value = text.split("=", 1)
     try:
-        return json.loads(text)
+        return key.strip(), json.loads(value)
     except json.JSONDecodeError:
-        return text
+        return key.strip(), value
 
 
 def apply_matrix(spec, variants, seed_override):
-    """The one run to train: --variant values, else the first value of each matrix key.
+    """The one run to train: `variants` ((key, value) pairs) set their keys, the other matrix
+    keys take their first value, `seed_override` (when not None) sets the seed.
     Returns the spec without its matrix and notes on what was chosen."""
     spec = copy.deepcopy(spec)
     matrix = spec.pop("matrix", None) or {}
     if not isinstance(matrix, dict):
         raise SpecProblem("matrix", "must be an object of dotted keys to lists")
-    chosen = {}
-    for item in variants:
-        if "=" not in item:
-            raise SpecProblem("--variant", f'"{item}" is not KEY=VALUE, e.g. model.pooling=avg')
-        key, text = item.split("=", 1)
-        chosen[key.strip()] = parse_value(text)
+    chosen = dict(variants)
     notes = []
     for key, values in matrix.items():
         if not isinstance(values, list) or not values:
             raise SpecProblem(f"matrix.{key}", "must be a non-empty list of values")
         target = "seed" if key == "seeds" else key
-        if target in chosen or key in chosen:
-            value = chosen.pop(target, chosen.pop(key, None))
+        given = [k for k in (key, target) if k in chosen]
+        if given:
+            value = chosen.pop(given[0])
+            chosen.pop(target, None)
             if value not in values:
                 notes.append(f"{key}: {json.dumps(value)} is not one of the matrix's values {json.dumps(values)}")
         elif target == "seed" and seed_override is not None:
@@ -226,11 +254,12 @@ def plugin_reference(value, path, table, kind):
         raise SpecProblem(path, f'must name a {kind}: "name" or {{"plugin": "name", ...}}')
     if name not in table:
         raise SpecProblem(path, f'unknown {kind} "{name}" (known: {", ".join(table)})')
-    return name, fill_parameters(given, table[name], f"{path}" if isinstance(value, str) else path)
+    return name, fill_parameters(given, table[name], path)
 
 
-def fill_parameters(given, declared, path, model=None):
-    """`given` checked against the declared parameter names, with the defaults filled in."""
+def fill_parameters(given, declared, path):
+    """`given` checked against the declared parameter names, with the defaults filled in
+    (FROM_MODEL parameters left absent when not given)."""
     unknown = sorted(set(given) - set(declared))
     if unknown:
         accepted = ", ".join(declared) or "no parameters"
@@ -239,11 +268,9 @@ def fill_parameters(given, declared, path, model=None):
     for name, default in declared.items():
         if name in given:
             result[name] = given[name]
-        elif default is REQUIRED:
+        elif default == REQUIRED:
             raise SpecProblem(f"{path}.{name}", "is required")
-        elif isinstance(default, tuple) and default[0] == "inherited":
-            result[name] = model[default[1]]
-        else:
+        elif default != FROM_MODEL:
             result[name] = default
     return result
 
@@ -279,7 +306,7 @@ def resolve(spec):
         raise SpecProblem(unknown[0], f'unknown key (a spec accepts: {", ".join(sorted(TOP_LEVEL_KEYS))})')
     if "model" not in spec:
         raise SpecProblem("model", "is required")
-    model = section(spec, "model", {k: (REQUIRED if k == "layers" else v) for k, v in MODEL_DEFAULTS.items()})
+    model = section(spec, "model", MODEL_DEFAULTS)
     plan = {"name": spec.get("name", "spec"), "seed": spec.get("seed", 0)}
     if not isinstance(plan["seed"], int) or isinstance(plan["seed"], bool) or plan["seed"] < 0:
         raise SpecProblem("seed", "must be an integer >= 0")
@@ -305,14 +332,14 @@ def resolve(spec):
             raise SpecProblem(f"{path}.{kind}", f'unknown layer (known: {", ".join(LAYER_PARAMETERS)})')
         if not isinstance(given, dict):
             raise SpecProblem(f"{path}.{kind}", "must be an object of parameters")
-        parameters = fill_parameters(given, LAYER_PARAMETERS[kind], f"{path}.{kind}",
-                                     model={"pooling": pooling, "activation": activation})
-        if kind == "pool" and not isinstance(parameters["mode"], tuple):
-            parameters["mode"] = plugin_reference(parameters["mode"], f"{path}.pool.mode", POOLING_PARAMETERS,
-                                                  "pooling mode")
-        if kind == "activation" and not isinstance(parameters["function"], tuple):
-            parameters["function"] = plugin_reference(parameters["function"], f"{path}.activation.function",
-                                                      ACTIVATION_PARAMETERS, "activation")
+        parameters = fill_parameters(given, LAYER_PARAMETERS[kind], f"{path}.{kind}")
+        if kind == "pool":
+            parameters["mode"] = (plugin_reference(parameters["mode"], f"{path}.pool.mode", POOLING_PARAMETERS,
+                                                   "pooling mode") if "mode" in parameters else pooling)
+        if kind == "activation":
+            parameters["function"] = (plugin_reference(parameters["function"], f"{path}.activation.function",
+                                                       ACTIVATION_PARAMETERS, "activation")
+                                      if "function" in parameters else activation)
         layers.append((kind, parameters, f"{path}.{kind}"))
     plan["layers"] = layers
     plan["loss"] = plugin_reference(spec.get("loss", "softmax_cross_entropy"), "loss", LOSS_PARAMETERS, "loss")[0]
@@ -348,10 +375,11 @@ def read_idx(directory, name):
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
         raise SpecProblem("dataset.path", f"{path}: not an IDX file of unsigned bytes")
     rank = data[3]
-    dims = [int.from_bytes(data[4 + 4 * d:8 + 4 * d], "big") for d in range(rank)]
-    count = math.prod(dims)
-    body = np.frombuffer(data, np.uint8, count=count, offset=4 + 4 * rank)
-    return body.reshape(dims)
+    shape = [int.from_bytes(data[4 + 4 * d:8 + 4 * d], "big") for d in range(rank)]
+    count = math.prod(shape)
+    if len(data) < 4 + 4 * rank + count:
+        raise SpecProblem("dataset.path", f"{path}: truncated: the header promises {count} bytes of data")
+    return np.frombuffer(data, np.uint8, count=count, offset=4 + 4 * rank).reshape(shape)
 
 
 def load_idx(parameters):
@@ -400,135 +428,137 @@ def split_validation(x, y, fraction, seed):
 # MARK: - Network
 
 
-def describe_pair(pair_value):
-    return f"{pair_value[0]}×{pair_value[1]}"
+class LayerProblem(Exception):
+    """A layer that cannot take its input shape; build_network adds where it is."""
 
 
-class Net(None.__class__ if False else object):
-    """Placeholder replaced by make_net_class() once torch is imported."""
+def dims(values):
+    return "×".join(map(str, values))
 
 
-def make_net_class():
-    class SpecNetwork(nn.Module):
-        """The spec's layers in order; `entries` keeps (index, kind, module) for naming tensors."""
+def conv_layer(p, path, shape, initializer):
+    """nn.Conv2d with ConvLab's padding rules ("same": k//2 on each side, odd kernels only)."""
+    if len(shape) != 3:
+        raise LayerProblem("needs a (channels, height, width) input; move it before `flatten`")
+    channels, height, width = shape
+    kh, kw = pair(p["kernel"], f"{path}.kernel")
+    sh, sw = pair(p["stride"], f"{path}.stride")
+    if p["padding"] == "same":
+        if kh % 2 == 0 or kw % 2 == 0:
+            raise LayerProblem(f'padding "same" needs an odd kernel, got {kh}×{kw}')
+        ph, pw = kh // 2, kw // 2
+    elif p["padding"] == "valid":
+        ph, pw = 0, 0
+    else:
+        ph, pw = pair(p["padding"], f"{path}.padding", minimum=0)
+    if kh > height + 2 * ph or kw > width + 2 * pw:
+        raise LayerProblem(f"kernel {kh}×{kw} is larger than its padded input {height + 2 * ph}×{width + 2 * pw}")
+    if p["algorithm"] not in ("im2col", "reference"):  # both compute the same convolution
+        raise SpecProblem(f"{path}.algorithm", 'must be "im2col" or "reference"')
+    filters = p["filters"]
+    if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+        raise SpecProblem(f"{path}.filters", "must be an integer >= 1")
+    module = nn.Conv2d(channels, filters, (kh, kw), stride=(sh, sw), padding=(ph, pw), bias=bool(p["bias"]))
+    init_weight(module.weight, initializer, fan_in=channels * kh * kw, fan_out=filters * kh * kw)
+    output = (filters, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
+    return module, output, f"{filters} filters {kh}×{kw}, stride {sh}×{sw}, pad {ph}×{pw}"
 
-        def __init__(self, modules, kinds):
-            super().__init__()
-            self.layers = nn.ModuleList(modules)
-            self.kinds = kinds
 
-        def forward(self, x):
-            for layer in self.layers:
-                x = layer(x)
-            return x
+def pool_layer(p, path, shape):
+    """Max pooling (padding never wins) or average pooling over the cells inside the input."""
+    if len(shape) != 3:
+        raise LayerProblem("needs a (channels, height, width) input; move it before `flatten`")
+    channels, height, width = shape
+    kh, kw = pair(p["size"], f"{path}.size")
+    sh, sw = (kh, kw) if p["stride"] is None else pair(p["stride"], f"{path}.stride")
+    ph, pw = pair(p["padding"], f"{path}.padding", minimum=0)
+    if 2 * ph > kh or 2 * pw > kw:
+        raise LayerProblem(f"padding {ph}×{pw} must be at most half the window {kh}×{kw}")
+    if kh > height + 2 * ph or kw > width + 2 * pw:
+        raise LayerProblem(f"pooling window {kh}×{kw} does not fit its padded input "
+                           f"{height + 2 * ph}×{width + 2 * pw}")
+    mode = p["mode"][0]
+    if mode == "max":
+        module = nn.MaxPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw))  # pads with -inf
+    else:
+        # ConvLab divides by |window ∩ input|: padded cells are not counted.
+        module = nn.AvgPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw), count_include_pad=False)
+    output = (channels, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
+    return module, output, f"{mode} {kh}×{kw}, stride {sh}×{sw}, pad {ph}×{pw}"
 
-    return SpecNetwork
+
+def dense_layer(p, path, shape, initializer):
+    """nn.Linear: weight (out, in), the layout of ConvLab's Dense."""
+    if len(shape) != 1:
+        raise LayerProblem("needs a flat input; add a `flatten` layer before it")
+    inputs, units = shape[0], p["units"]
+    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+        raise SpecProblem(f"{path}.units", "must be an integer >= 1")
+    if p["inputs"] is not None and p["inputs"] != inputs:
+        raise LayerProblem(f"declares {p['inputs']} inputs but receives {inputs}; "
+                           f"remove `inputs` or set it to {inputs}")
+    module = nn.Linear(inputs, units, bias=bool(p["bias"]))
+    init_weight(module.weight, initializer, fan_in=inputs, fan_out=units)
+    return module, (units,), f"{units} units"
 
 
-def activation_module(function, path):
+def activation_layer(function, path, shape):
+    """relu, leaky_relu(slope), sigmoid, tanh, elu(alpha), identity: the same functions."""
     name, parameters = function
-    if name == "relu":
-        return nn.ReLU(), "relu"
     if name == "leaky_relu":
-        return nn.LeakyReLU(negative_slope=float(parameters["slope"])), f"leaky_relu(slope={parameters['slope']})"
-    if name == "sigmoid":
-        return nn.Sigmoid(), "sigmoid"
-    if name == "tanh":
-        return nn.Tanh(), "tanh"
+        slope = float(parameters["slope"])
+        return nn.LeakyReLU(negative_slope=slope), shape, f"leaky_relu(slope={parameters['slope']})"
     if name == "elu":
-        return nn.ELU(alpha=float(parameters["alpha"])), f"elu(alpha={parameters['alpha']})"
-    if name == "identity":
-        return nn.Identity(), "identity"
-    raise SpecProblem(path, f"unsupported activation {name}")
+        return nn.ELU(alpha=float(parameters["alpha"])), shape, f"elu(alpha={parameters['alpha']})"
+    modules = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "identity": nn.Identity}
+    if name not in modules:
+        raise SpecProblem(path, f"unsupported activation {name}")
+    return modules[name](), shape, name
+
+
+def dropout_layer(p, path, shape):
+    """Inverted dropout, the identity in eval(), as ConvLab's."""
+    rate = p["rate"]
+    if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise SpecProblem(f"{path}.rate", f"must be a number in [0, 1), got {json.dumps(rate)}")
+    return nn.Dropout(float(rate)), shape, f"p = {rate}"
 
 
 def build_network(plan, input_shape):
-    """The network and its summary rows (index, kind, configuration, output shape, parameters).
-    Shapes are checked layer by layer; a layer that cannot fit is reported at its JSON path."""
+    """An nn.Sequential of the spec's layers (module i is model.layers[i]) and its summary rows
+    (index, kind, configuration, output shape, parameters). Shapes are checked layer by layer;
+    a layer that cannot fit is reported at its JSON path. Weights are initialised as ConvLab's,
+    biases are zero."""
     shape = tuple(input_shape)
     modules, kinds, rows = [], [], []
     for index, (kind, p, path) in enumerate(plan["layers"]):
-        def fail(message, shape=shape):
-            raise SpecProblem(path, f"layer {index} ({kind}) with input {'×'.join(map(str, shape))}: {message}")
-
-        detail = ""
-        if kind == "conv":
-            if len(shape) != 3:
-                fail("needs a (channels, height, width) input; move it before `flatten`")
-            channels, height, width = shape
-            kh, kw = pair(p["kernel"], f"{path}.kernel")
-            sh, sw = pair(p["stride"], f"{path}.stride")
-            padding = p["padding"]
-            if padding == "same":
-                if kh % 2 == 0 or kw % 2 == 0:
-                    fail(f'padding "same" needs an odd kernel, got {kh}×{kw}')
-                ph, pw = kh // 2, kw // 2
-            elif padding == "valid":
-                ph, pw = 0, 0
+        try:
+            if kind == "conv":
+                module, output, detail = conv_layer(p, path, shape, plan["init"])
+            elif kind == "pool":
+                module, output, detail = pool_layer(p, path, shape)
+            elif kind == "dense":
+                module, output, detail = dense_layer(p, path, shape, plan["init"])
+            elif kind == "activation":
+                module, output, detail = activation_layer(p["function"], path, shape)
+            elif kind == "flatten":  # (C, H, W) row-major, as ConvLab's buffers are laid out
+                module, output, detail = nn.Flatten(), (math.prod(shape),), ""
+            elif kind == "dropout":
+                module, output, detail = dropout_layer(p, path, shape)
             else:
-                ph, pw = pair(padding, f"{path}.padding", minimum=0)
-            if kh > height + 2 * ph or kw > width + 2 * pw:
-                fail(f"kernel {kh}×{kw} is larger than its padded input {height + 2 * ph}×{width + 2 * pw}")
-            if p["algorithm"] not in ("im2col", "reference"):
-                raise SpecProblem(f"{path}.algorithm", 'must be "im2col" or "reference"')
-            filters = p["filters"]
-            if not isinstance(filters, int) or filters < 1:
-                raise SpecProblem(f"{path}.filters", "must be an integer >= 1")
-            module = nn.Conv2d(channels, filters, (kh, kw), stride=(sh, sw), padding=(ph, pw), bias=bool(p["bias"]))
-            init_weight(module.weight, plan["init"], fan_in=channels * kh * kw, fan_out=filters * kh * kw)
-            shape = (filters, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
-            detail = f"{filters} filters {kh}×{kw}, stride {sh}×{sw}, pad {ph}×{pw}"
-        elif kind == "pool":
-            if len(shape) != 3:
-                fail("needs a (channels, height, width) input; move it before `flatten`")
-            channels, height, width = shape
-            kh, kw = pair(p["size"], f"{path}.size")
-            sh, sw = (kh, kw) if p["stride"] is None else pair(p["stride"], f"{path}.stride")
-            ph, pw = pair(p["padding"], f"{path}.padding", minimum=0)
-            if 2 * ph > kh or 2 * pw > kw:
-                fail(f"padding {ph}×{pw} must be at most half the window {kh}×{kw}")
-            if kh > height + 2 * ph or kw > width + 2 * pw:
-                fail(f"pooling window {kh}×{kw} does not fit its padded input {height + 2 * ph}×{width + 2 * pw}")
-            mode = p["mode"][0]
-            if mode == "max":
-                module = nn.MaxPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw))  # padding is -inf: never wins
-            else:
-                # ConvLab divides by |window ∩ input|: padded cells are not counted.
-                module = nn.AvgPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw), count_include_pad=False)
-            shape = (channels, (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1)
-            detail = f"{mode} {kh}×{kw}, stride {sh}×{sw}, pad {ph}×{pw}"
-        elif kind == "dense":
-            if len(shape) != 1:
-                fail("needs a flat input; add a `flatten` layer before it")
-            inputs, units = shape[0], p["units"]
-            if not isinstance(units, int) or units < 1:
-                raise SpecProblem(f"{path}.units", "must be an integer >= 1")
-            if p["inputs"] is not None and p["inputs"] != inputs:
-                fail(f"declares {p['inputs']} inputs but receives {inputs}")
-            module = nn.Linear(inputs, units, bias=bool(p["bias"]))  # weight (out, in), as ConvLab's Dense
-            init_weight(module.weight, plan["init"], fan_in=inputs, fan_out=units)
-            shape = (units,)
-            detail = f"{units} units"
-        elif kind == "activation":
-            module, detail = activation_module(p["function"], path)
-        elif kind == "flatten":
-            module = nn.Flatten()  # (C, H, W) row-major, as ConvLab's buffers are laid out
-            shape = (math.prod(shape),)
-        elif kind == "dropout":
-            rate = float(p["rate"])
-            if not 0 <= rate < 1:
-                raise SpecProblem(f"{path}.rate", f"must be in [0, 1), got {rate}")
-            module = nn.Dropout(rate)  # inverted dropout, identity in eval(), as ConvLab's
-            detail = f"p = {p['rate']}"
-        else:
-            raise SpecProblem(path, f"unsupported layer {kind}")
+                raise SpecProblem(path, f"unsupported layer {kind}")
+        except LayerProblem as problem:
+            raise SpecProblem(path, f"layer {index} ({kind}) with input {dims(shape)}: {problem}") from None
         if getattr(module, "bias", None) is not None:
             with torch.no_grad():
                 module.bias.zero_()
         modules.append(module)
         kinds.append(kind)
-        rows.append((index, kind, detail, shape, sum(t.numel() for t in module.parameters())))
-    return make_net_class()(modules, kinds), rows
+        rows.append((index, kind, detail, output, sum(t.numel() for t in module.parameters())))
+        shape = output
+    net = nn.Sequential(*modules)
+    net.kinds = kinds  # layer names, for ConvLab's tensor names
+    return net, rows
 
 
 def init_weight(weight, initializer, fan_in, fan_out):
@@ -551,7 +581,7 @@ def init_weight(weight, initializer, fan_in, fan_out):
 def convlab_tensors(net):
     """name -> (module parameter) in ConvLab's naming: layers.<i>.<kind>.weight / .bias."""
     named = {}
-    for index, (kind, module) in enumerate(zip(net.kinds, net.layers)):
+    for index, (kind, module) in enumerate(zip(net.kinds, net)):
         for tensor, parameter in module.named_parameters(recurse=False):
             named[f"layers.{index}.{kind}.{tensor}"] = parameter
     return named
@@ -570,7 +600,8 @@ def load_convlab_weights(net, tensors, source):
         for name, parameter in expected.items():
             value = torch.as_tensor(np.asarray(tensors[name]))
             if tuple(value.shape) != tuple(parameter.shape):
-                layout = " (dense weights are (out, in), as ConvLab's Dense stores them)" if ".dense.weight" in name else ""
+                layout = (" (dense weights are (out, in), as ConvLab's Dense stores them)"
+                          if ".dense.weight" in name else "")
                 raise SpecProblem("", f"{source}: {name} has shape {tuple(value.shape)}, the network expects "
                                       f"{tuple(parameter.shape)}{layout}")
             parameter.copy_(value.to(torch.float32))
@@ -589,6 +620,7 @@ def per_sample_loss(loss, output, labels):
 
 
 def make_optimizer(plan, parameters):
+    """torch.optim configured to compute ConvLab's update (Sources/ConvCore/Optimizers)."""
     name, p = plan["optimizer"]
     if name == "sgd":
         # torch: d = g + λw; buf = μ·buf + d (dampening 0; the first buf = d = μ·0 + d);
@@ -633,6 +665,7 @@ def evaluate(net, loss, x, y, batch_size):
 
 
 def train_step(net, optimizer, loss, images, labels, rate):
+    """One step on the batch's mean loss; returns each sample's loss and the outputs."""
     for group in optimizer.param_groups:
         group["lr"] = rate
     optimizer.zero_grad(set_to_none=True)
@@ -644,46 +677,52 @@ def train_step(net, optimizer, loss, images, labels, rate):
 
 
 def batches(count, batch_size, shuffle, rng):
+    """One epoch's batches of sample indices; the last may be smaller."""
     order = rng.permutation(count) if shuffle else np.arange(count)
     return [torch.from_numpy(order[i:i + batch_size]) for i in range(0, count, batch_size)]
 
 
-def train(plan, net, data, emit, epochs, steps):
-    """Trains `epochs` epochs, or `steps` timed steps after WARMUP_STEPS untimed ones."""
-    train_x, train_y, test_x, test_y, val_x, val_y = data
-    training, evaluation = plan["training"], plan["evaluation"]
-    batch_size = training["batch_size"]
-    loss = plan["loss"]
+def speed_run(plan, net, train_x, train_y, emit, epochs, steps):
+    """WARMUP_STEPS untimed steps, then `steps` timed ones (epochs repeat as needed); prints
+    images/s of forward + backward + optimizer step, batches gathered before the clock starts."""
+    batch_size, loss = plan["training"]["batch_size"], plan["loss"]
     optimizer = make_optimizer(plan, net.parameters())
     rng = np.random.default_rng(plan["seed"])
-    steps_per_epoch = math.ceil(len(train_y) / batch_size)
-    total_steps = steps_per_epoch * epochs
+    total_steps = math.ceil(len(train_y) / batch_size) * epochs
+    net.train()
+    step, epoch, seconds, images, loss_sum = 0, 0, 0.0, 0, 0.0
+    while step < WARMUP_STEPS + steps:
+        for indices in batches(len(train_y), batch_size, plan["training"]["shuffle"], rng):
+            if step >= WARMUP_STEPS + steps:
+                break
+            x, y = train_x[indices], train_y[indices]
+            rate = learning_rate(plan, step, total_steps, epoch)
+            start = time.perf_counter()
+            losses, _ = train_step(net, optimizer, loss, x, y, rate)
+            elapsed = time.perf_counter() - start
+            if step >= WARMUP_STEPS:
+                seconds += elapsed
+                images += len(y)
+                loss_sum += losses.double().sum().item()
+            step += 1
+        epoch += 1
+    emit("speed", f"{steps} steps of batch {batch_size} after {WARMUP_STEPS} warm-up steps: "
+                  f"{images / seconds:.0f} images/s ({seconds:.2f} s), train loss {loss_sum / images:.4f}",
+         steps=steps, warmup_steps=WARMUP_STEPS, batch_size=batch_size, images=images, seconds=seconds,
+         images_per_second=images / seconds, train_loss=loss_sum / images)
+
+
+def train_epochs(plan, net, data, emit, epochs):
+    """Trains `epochs` epochs; after each, evaluates and prints the epoch's metrics. The speed
+    counts forward + backward + optimizer step only, as ConvLab's images_per_second does."""
+    train_x, train_y, test_x, test_y, val_x, val_y = data
+    training, evaluation = plan["training"], plan["evaluation"]
+    batch_size, loss = training["batch_size"], plan["loss"]
+    optimizer = make_optimizer(plan, net.parameters())
+    rng = np.random.default_rng(plan["seed"])
+    total_steps = math.ceil(len(train_y) / batch_size) * epochs
     net.train()
     step = 0
-
-    if steps is not None:
-        seconds, images, loss_sum, epoch = 0.0, 0, 0.0, 0
-        while step < WARMUP_STEPS + steps:
-            for indices in batches(len(train_y), batch_size, training["shuffle"], rng):
-                if step >= WARMUP_STEPS + steps:
-                    break
-                x, y = train_x[indices], train_y[indices]  # gathered before the clock starts
-                rate = learning_rate(plan, step, total_steps, epoch)
-                start = time.perf_counter()
-                losses, _ = train_step(net, optimizer, loss, x, y, rate)
-                elapsed = time.perf_counter() - start
-                if step >= WARMUP_STEPS:
-                    seconds += elapsed
-                    images += len(y)
-                    loss_sum += losses.double().sum().item()
-                step += 1
-            epoch += 1
-        emit("speed", f"{steps} steps of batch {batch_size} after {WARMUP_STEPS} warm-up steps: "
-                      f"{images / seconds:.0f} images/s ({seconds:.2f} s), train loss {loss_sum / images:.4f}",
-             steps=steps, warmup_steps=WARMUP_STEPS, batch_size=batch_size, images=images, seconds=seconds,
-             images_per_second=images / seconds, train_loss=loss_sum / images)
-        return
-
     for epoch in range(epochs):
         seconds, loss_sum, correct, images = 0.0, 0.0, 0, 0
         for indices in batches(len(train_y), batch_size, training["shuffle"], rng):
@@ -707,7 +746,8 @@ def train(plan, net, data, emit, epochs, steps):
             metrics["validation_loss"], metrics["validation_accuracy"] = evaluate(
                 net, loss, val_x, val_y, evaluation["batch_size"])
         if evaluation["test"]:
-            metrics["test_loss"], metrics["test_accuracy"] = evaluate(net, loss, test_x, test_y, evaluation["batch_size"])
+            metrics["test_loss"], metrics["test_accuracy"] = evaluate(
+                net, loss, test_x, test_y, evaluation["batch_size"])
         parts = [f"epoch {epoch + 1}/{epochs}: train loss {metrics['train_loss']:.4f}"]
         if val_y is not None:
             parts.append(f"validation loss {metrics['validation_loss']:.4f} acc {metrics['validation_accuracy']:.4f}")
@@ -721,6 +761,7 @@ def train(plan, net, data, emit, epochs, steps):
 
 
 def cpu_model():
+    """The CPU's model name from /proc/cpuinfo."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
@@ -731,14 +772,17 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def make_emitter(as_json):
-    """emit(event, text, **fields): one JSON object per line with --json, else the text."""
-    def emit(event, text, **fields):
-        if as_json:
+class Output:
+    """Prints events: the text for people, or with --json one JSON object per line."""
+
+    def __init__(self, as_json):
+        self.as_json = as_json
+
+    def __call__(self, event, text, **fields):
+        if self.as_json:
             print(json.dumps({"event": event, **fields}), flush=True)
         else:
             print(text, flush=True)
-    return emit
 
 
 def read_weights(path):
@@ -758,12 +802,10 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(
         description="Train (or evaluate) the network of a ConvLab experiment spec in PyTorch, eager, on the CPU, "
                     "with ConvLab's recipe: initialisers, loss, optimizer, schedule, data normalisation.",
-        epilog="Speeds count forward + backward + optimizer step only, like `runner bench`. "
-               "See the module docstring for the conventions matched by hand.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("spec", nargs="?", metavar="SPEC.json",
                         help="ConvLab experiment spec (optional with --evaluate when the weights carry a `spec`)")
-    parser.add_argument("--variant", action="append", default=[], metavar="K=V",
+    parser.add_argument("--variant", action="append", default=[], metavar="K=V", type=parse_variant,
                         help="set a dotted key, e.g. model.pooling=avg or 'model.layers[0].conv.filters=12'; "
                              "VALUE is JSON when it parses. Matrix keys not given take their first value")
     parser.add_argument("--epochs", type=int, help="epochs to train (default: training.epochs)")
@@ -790,14 +832,8 @@ def parse_arguments(argv):
     return args
 
 
-def import_torch(threads):
-    global torch, nn, F  # pylint: disable=global-statement
-    try:
-        import torch as torch_module  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        raise SystemExit('PyTorch is not installed: pip install "torch==2.13.0+cpu" (the CPU wheel in '
-                         '/opt/wheels; see the docstring)') from None
-    torch, nn, F = torch_module, torch_module.nn, torch_module.nn.functional
+def set_threads(threads):
+    """Intra-op threads T and one inter-op thread; before any parallel work."""
     if threads is not None:
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
@@ -813,67 +849,71 @@ def load_spec_file(path):
         raise SystemExit(f"{path}:{error.lineno}:{error.colno}: JSON syntax error: {error.msg}") from None
 
 
+def choose_spec(args):
+    """(the spec document, where it came from, the weights to evaluate or None)."""
+    weights, metadata = (None, {}) if args.evaluate is None else read_weights(args.evaluate)
+    if args.spec is not None:
+        return load_spec_file(args.spec), args.spec, weights
+    if "spec" not in metadata:
+        raise SystemExit(f"{args.evaluate}: its metadata has no `spec`; give the SPEC.json it was trained from")
+    try:
+        return json.loads(metadata["spec"]), f"{args.evaluate} (metadata spec)", weights
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{args.evaluate}: metadata `spec` is not JSON ({error.msg})") from None
+
+
+def prepare(document, args):
+    """Resolves the run, loads its data and builds its network: (spec as run, notes, plan,
+    (train_x, train_y, test_x, test_y) as tensors, network, summary rows)."""
+    spec, notes = apply_matrix(document, args.variant, args.seed)
+    plan = resolve(spec)
+    torch.manual_seed(plan["seed"])  # weights (in build order) and dropout masks
+    train_x, train_y, test_x, test_y, classes = load_idx(plan["dataset"][1])
+    sample_shape = train_x.shape[1:]
+    if plan["input"] is not None and list(plan["input"]) != list(sample_shape):
+        raise SpecProblem("model.input", f"is {plan['input']} but the data set's images are {list(sample_shape)}")
+    net, rows = build_network(plan, sample_shape)
+    if rows[-1][3] != (classes,):
+        raise SpecProblem(plan["layers"][-1][2], f"the network ends with {math.prod(rows[-1][3])} outputs but "
+                                                 f"the data set has {classes} classes")
+    data = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in (train_x, train_y, test_x, test_y))
+    return spec, notes, plan, data, net, rows
+
+
 def main(argv=None):
     args = parse_arguments(argv)
-    import_torch(args.threads)
-    emit = make_emitter(args.json)
-
-    weights, metadata, source = None, {}, args.spec
-    if args.evaluate:
-        weights, metadata = read_weights(args.evaluate)
-    if args.spec is not None:
-        raw_spec = load_spec_file(args.spec)
-    elif "spec" in metadata:
-        try:
-            raw_spec = json.loads(metadata["spec"])
-        except json.JSONDecodeError as error:
-            raise SystemExit(f"{args.evaluate}: metadata `spec` is not JSON ({error.msg})") from None
-        source = f"{args.evaluate} (metadata spec)"
-    else:
-        raise SystemExit(f"{args.evaluate}: its metadata has no `spec`; give the SPEC.json it was trained from")
-
+    set_threads(args.threads)
+    emit = Output(args.json)
+    document, source, weights = choose_spec(args)
     try:
-        spec, notes = apply_matrix(raw_spec, args.variant, args.seed)
-        plan = resolve(spec)
-        torch.manual_seed(plan["seed"])  # weights (in build order) and dropout masks
-        train_x, train_y, test_x, test_y, classes = load_idx(plan["dataset"][1])
-        sample_shape = train_x.shape[1:]
-        if plan["input"] is not None and tuple(plan["input"]) != tuple(sample_shape):
-            raise SpecProblem("model.input", f"is {plan['input']} but the data set's images are {list(sample_shape)}")
-        net, rows = build_network(plan, sample_shape)
-        if rows[-1][3] != (classes,):
-            raise SpecProblem(plan["layers"][-1][2], f"the network ends with {math.prod(rows[-1][3])} outputs but "
-                                                     f"the data set has {classes} classes")
+        spec, notes, plan, (train_x, train_y, test_x, test_y), net, rows = prepare(document, args)
     except SpecProblem as problem:
         raise SystemExit(f"{source}: {problem}") from None
 
-    threads = torch.get_num_threads()
-    emit("start", f"{cpu_model()}, {os.cpu_count()} CPUs; torch {torch.__version__}, {threads} threads; "
-                  f"{source}, seed {plan['seed']}",
-         cpu=cpu_model(), cpus=os.cpu_count(), torch=torch.__version__, threads=threads,
+    threads, load = torch.get_num_threads(), os.getloadavg()[0]
+    emit("start", f"{cpu_model()}, {os.cpu_count()} CPUs (load {load:.2f}); torch {torch.__version__}, "
+                  f"{threads} threads; {source}, seed {plan['seed']}",
+         cpu=cpu_model(), cpus=os.cpu_count(), load_average=load, torch=torch.__version__, threads=threads,
          interop_threads=torch.get_num_interop_threads(), spec=source, seed=plan["seed"])
     for note in notes:
         emit("note", note, message=note)
     emit_summary(emit, rows)
 
-    train_x, train_y = torch.from_numpy(train_x), torch.from_numpy(train_y)
-    test_x, test_y = torch.from_numpy(np.ascontiguousarray(test_x)), torch.from_numpy(test_y)
-    loss = plan["loss"]
     if weights is not None:
         try:
             load_convlab_weights(net, weights, args.evaluate)
         except SpecProblem as problem:
             raise SystemExit(str(problem)) from None
-        test_loss, test_accuracy = evaluate(net, loss, test_x, test_y, plan["evaluation"]["batch_size"])
+        test_loss, test_accuracy = evaluate(net, plan["loss"], test_x, test_y, plan["evaluation"]["batch_size"])
         emit("evaluate", f"{args.evaluate}: test loss {test_loss:.6f}, test accuracy {test_accuracy:.6f} "
                          f"({len(test_y)} images)",
              weights=args.evaluate, test_loss=test_loss, test_accuracy=test_accuracy, images=len(test_y))
         return
 
     val_x = val_y = None
-    fraction = plan["evaluation"]["validation_split"]
-    if fraction > 0:
-        tx, ty, vx, vy = split_validation(train_x.numpy(), train_y.numpy(), fraction, plan["seed"])
+    if plan["evaluation"]["validation_split"] > 0:
+        tx, ty, vx, vy = split_validation(train_x.numpy(), train_y.numpy(), plan["evaluation"]["validation_split"],
+                                          plan["seed"])
         train_x, train_y = torch.from_numpy(tx), torch.from_numpy(ty)
         if vy is not None:
             val_x, val_y = torch.from_numpy(vx), torch.from_numpy(vy)
@@ -884,9 +924,13 @@ def main(argv=None):
                    f"{plan['loss']}, {name} η = {optimizer['learning_rate']} ({optimizer['schedule'][0]}), "
                    f"batch {plan['training']['batch_size']}, {epochs} epochs, init {plan['init']}",
          train_images=len(train_y), validation_images=0 if val_y is None else len(val_y), test_images=len(test_y),
-         loss=plan["loss"], optimizer=name, optimizer_parameters={k: v for k, v in optimizer.items() if k != "schedule"},
+         loss=plan["loss"], optimizer=name,
+         optimizer_parameters={k: v for k, v in optimizer.items() if k != "schedule"},
          schedule=optimizer["schedule"][0], batch_size=plan["training"]["batch_size"], epochs=epochs, init=plan["init"])
-    train(plan, net, (train_x, train_y, test_x, test_y, val_x, val_y), emit, epochs, args.steps)
+    if args.steps is not None:
+        speed_run(plan, net, train_x, train_y, emit, epochs, args.steps)
+    else:
+        train_epochs(plan, net, (train_x, train_y, test_x, test_y, val_x, val_y), emit, epochs)
     if args.save:
         save_weights(net, spec, args.save)
         emit("saved", f"weights written to {args.save}", path=args.save)
@@ -895,18 +939,19 @@ def main(argv=None):
 def emit_summary(emit, rows):
     """Per-layer output shape and parameter count, laid out like `runner exec --dry-run`."""
     total = sum(row[4] for row in rows)
-    if emit.__closure__ and emit.__closure__[0].cell_contents:  # --json
+    if emit.as_json:
         emit("network", "", layers=[{"index": i, "kind": k, "configuration": d, "output": list(s), "parameters": n}
                                     for i, k, d, s, n in rows], parameters=total)
         return
     lines = [f"{'#':>2}  {'layer':<10}  {'configuration':<35}  {'output':<8}  {'params':>6}"]
     for index, kind, detail, shape, count in rows:
-        lines.append(f"{index:>2}  {kind:<10}  {detail:<35}  {'×'.join(map(str, shape)):<8}  {count or '':>6}")
+        lines.append(f"{index:>2}  {kind:<10}  {detail:<35}  {dims(shape):<8}  {count or '':>6}")
     lines.append(f"{'':>2}  {'total':<10}  {'':<35}  {'':<8}  {total:>6}")
     emit("network", "\n".join(lines))
 
 
 def save_weights(net, spec, path):
+    """The weights in ConvLab's naming and layout, with the spec as run in the metadata."""
     try:
         from safetensors.numpy import save_file  # pylint: disable=import-outside-toplevel
     except ImportError:
