@@ -31,7 +31,8 @@ public struct PoolingGeometry: Equatable, Sendable {
 /// Max or average pooling. No parameters; backward is the derivation's "upsample":
 ///
 ///     max: δ_prev[argmax(window)] += δ         (argmax recorded in forward; first maximum wins,
-///                                              padded cells never win)
+///                                              padded cells never win; a NaN wins, as in
+///                                              PyTorch, so divergence reaches the loss)
 ///     avg: δ_prev[cell] += δ / |window ∩ input|  for every cell of the window
 ///
 /// Overlapping windows (stride < size) accumulate: `+=`, never `=`.
@@ -116,7 +117,9 @@ enum PoolingKernels {
                         var best = x[bestIndex]
                         @inline(__always) func consider(_ candidate: Int) {
                             let value = x[candidate]
-                            if value > best { best = value; bestIndex = candidate }
+                            // `|| isNaN`: IEEE comparisons with NaN are false, so without it a NaN
+                            // could never win and would vanish here (PyTorch: the last NaN wins).
+                            if value > best || value.isNaN { best = value; bestIndex = candidate }
                         }
                         consider(top + 2 * j + 1)
                         consider(bottom + 2 * j)
@@ -140,7 +143,7 @@ enum PoolingKernels {
                         let line = r * width
                         for c in cols {
                             let value = x[line + c]
-                            let wins = value > best      // strict: the first maximum wins
+                            let wins = value > best || value.isNaN   // strict: the first maximum wins; NaN always wins
                             best = wins ? value : best
                             bestIndex = wins ? line + c : bestIndex
                         }
