@@ -3,11 +3,14 @@ import Testing
 
 @Suite("Convolution forward and backward")
 struct ConvolutionTests {
-    /// x = [[1,2,3],[4,5,6],[7,8,9]], W = [[1,2],[3,4]], b = 0.5, δ = [[1,2],[3,4]].
+    /// x = [[1,2,3],[4,5,6],[7,8,9]], W = [[1,2],[3,4]], b = 0.5, δ = [[1,−1],[2,3]] (δ ≠ W, so a
+    /// backward that swapped δ and W, or used W for δ, is caught).
     /// By hand:  z[i][j] = Σ_ab x[i+a][j+b]·W[a][b] + b, e.g. z[0][0] = 1·1 + 2·2 + 4·3 + 5·4 + 0.5 = 37.5.
-    ///           dW[a][b] = Σ_ij x[i+a][j+b]·δ[i][j]  (δ equals W here, so dW equals z − b).
-    ///           dX = full_corr(pad_1(δ), rot180(W)) with rot180(W) = [[4,3],[2,1]], e.g.
-    ///           dX[1][1] = 1·4 + 2·3 + 3·2 + 4·1 = 20.
+    ///           dW[a][b] = Σ_ij x[i+a][j+b]·δ[i][j], e.g. dW[0][0] = 1·1 − 2·1 + 4·2 + 5·3 = 22,
+    ///           dW = [[22, 27], [37, 42]];  db = 1 − 1 + 2 + 3 = 5.
+    ///           dX = full_corr(pad_1(δ), rot180(W)) with rot180(W) = [[4,3],[2,1]], i.e.
+    ///           dX[y][x] = Σ_ij δ[i][j]·W[y−i][x−j]:  dX[1][1] = 1·4 − 1·3 + 2·2 + 3·1 = 8,
+    ///           dX = [[1, 1, −2], [5, 8, 2], [6, 17, 12]].
     @Test("a 3×3 input and a 2×2 kernel, computed by hand", arguments: ConvolutionAlgorithm.allCases)
     func handComputed(algorithm: ConvolutionAlgorithm) throws {
         let network = try Network<Double>(input: Shape(channels: 1, height: 3, width: 3),
@@ -16,18 +19,18 @@ struct ConvolutionTests {
         _ = conv.weight.value.pointer.update(fromContentsOf: [1, 2, 3, 4])
         conv.bias?.value.pointer[0] = 0.5
         let x: [Double] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
-        let delta: [Double] = [1, 2, 3, 4]
+        let delta: [Double] = [1, -1, 2, 3]
         let (y, dx) = x.withUnsafeBufferPointer { x in
             let y = Array(network.forward(x, batch: 1, mode: .training))
             let dx = delta.withUnsafeBufferPointer { network.backward($0, batch: 1, needsInputGradient: true) }.map(Array.init)
             return (y, dx)
         }
         #expect(y == [37.5, 47.5, 67.5, 77.5])
-        #expect(conv.gradients[0].array == [37, 47, 67, 77])
-        #expect(conv.gradients[1].array == [10])
-        #expect(dx == [1, 4, 4,
-                       6, 20, 16,
-                       9, 24, 16])
+        #expect(conv.gradients[0].array == [22, 27, 37, 42])
+        #expect(conv.gradients[1].array == [5])
+        #expect(dx == [1, 1, -2,
+                       5, 8, 2,
+                       6, 17, 12])
     }
 
     struct Case: CustomTestStringConvertible, Sendable {

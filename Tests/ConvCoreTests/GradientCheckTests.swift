@@ -34,7 +34,11 @@ struct GradientCheckTests {
         Case(name: "overlapping avg pool with padding", input: Shape(channels: 2, height: 7, width: 6),
              layers: [Pool2DConfiguration(mode: .avg, size: (3, 2), stride: (2, 1), padding: (1, 1))] + head),
         Case(name: "dense alone", input: Shape(features: 7), layers: [DenseConfiguration(units: 5)]),
-        Case(name: "dropout", input: Shape(features: 12), layers: [DropoutConfiguration(rate: 0.4), DenseConfiguration(units: 3)]),
+        // Dropout between two dense layers: straight on the input, the dropped units' entries
+        // (input and the weights reading them, ~40 % of all) are all exactly 0 = 0, and the
+        // check would prove little (it was inconclusive once trivial entries were counted).
+        Case(name: "dropout", input: Shape(features: 12),
+             layers: [DenseConfiguration(units: 10), DropoutConfiguration(rate: 0.4), DenseConfiguration(units: 3)]),
         Case(name: "stacked LeNet-like, max", input: Shape(channels: 1, height: 12, width: 12), layers: [
             conv(4, 3, 3, pad: (1, 1)), ActivationConfiguration(.relu), Pool2DConfiguration(mode: .max, size: (2, 2)),
             conv(6, 3, 3), ActivationConfiguration(.tanh), Pool2DConfiguration(mode: .avg, size: (2, 2)),
@@ -53,8 +57,12 @@ struct GradientCheckTests {
     func passes(c: Case) throws {
         let records = try gradientCheck(input: c.input, layers: c.layers)
         #expect(records.failures.isEmpty, "\(records.failures)")
-        // Kinks are rare on random data; most entries must actually be judged.
-        #expect(records.passedCount >= records.count * 3 / 4)
+        // Kinks are rare on random data; most entries must actually be judged. A trivial entry
+        // (0 = 0, e.g. a cell that lost its max-pool window) agrees but proves nothing: the
+        // check as a whole must also be conclusive (at most half skipped or trivial).
+        let summary = GradientCheckSummary(records)
+        #expect(summary.passed + summary.trivial >= records.count * 3 / 4)
+        #expect(summary.verdict == .passed, "\(summary)")
         #expect(Set(records.map(\.tensor)) == Set(["input", "weight", "bias"]))
     }
 
@@ -62,7 +70,9 @@ struct GradientCheckTests {
     func passesWithMSE(c: Case) throws {
         let records = try gradientCheck(input: c.input, layers: c.layers, loss: MeanSquaredError())
         #expect(records.failures.isEmpty, "\(records.failures)")
-        #expect(records.passedCount >= records.count * 3 / 4)
+        let summary = GradientCheckSummary(records)
+        #expect(summary.passed + summary.trivial >= records.count * 3 / 4)
+        #expect(summary.verdict == .passed, "\(summary)")
     }
 
     @Test("a kernel that is not rotated in backward is caught")

@@ -96,6 +96,15 @@ struct LossAndOptimizerTests {
     func rngIsStable() {
         var a = Xoshiro256(seed: 0), b = Xoshiro256(seed: 0), c = Xoshiro256(seed: 1)
         let first = (0..<4).map { _ in a.next() }
+        // Computed once, independently, by a 20-line Python reimplementation of SplitMix64
+        // (state += 0x9E3779B97F4A7C15, the two xor-shift-multiply rounds) filling s0…s3, then
+        // xoshiro256** (result = rotl(s1·5, 7)·9), all modulo 2⁶⁴. The fifth and sixth draws
+        // below go through nextUnit: (x >> 11)·2⁻⁵³, also from the Python run.
+        #expect(first == [0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A, 0x1A5F_849D_4933_E6E0, 0x6AA5_94F1_262D_2D2C])
+        var d = Xoshiro256(seed: 0)
+        for _ in 0..<4 { _ = d.next() }
+        #expect(d.nextUnit() == 0.7329967790569901)     // 0xBBA5AD4A1F842E59
+        #expect(d.nextUnit() == 0.9997484362337864)     // 0xFFEF8375D9EBCACA
         #expect(first == (0..<4).map { _ in b.next() })
         #expect(first != (0..<4).map { _ in c.next() })
         var counts = [0, 0, 0]

@@ -37,6 +37,17 @@ struct PoolingTests {
         #expect(dx == [1, 0, 0, 0])
     }
 
+    /// The general (not 2×2/2) path scans the same way: overlapping 2×2 windows, stride 1, on a
+    /// constant map; each window's error goes to its top-left cell.
+    @Test("max ties go to the first maximum on the general path too")
+    func tiesGoToFirstGeneral() throws {
+        let (_, _, dx) = try runLayer(Pool2DConfiguration(mode: .max, size: (2, 2), stride: (1, 1)), input: Shape(channels: 1, height: 3, width: 3),
+                                      batch: 1, x: [Double](repeating: 5, count: 9), outputGradient: [1, 10, 100, 1000])
+        #expect(dx == [1, 10, 0,
+                       100, 1000, 0,
+                       0, 0, 0])
+    }
+
     @Test("padded cells never win, even when every real cell is negative")
     func paddingNeverWins() throws {
         let (_, y, dx) = try runLayer(Pool2DConfiguration(mode: .max, size: (2, 2), stride: (2, 2), padding: (1, 1)),

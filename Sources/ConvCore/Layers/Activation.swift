@@ -76,7 +76,8 @@ enum ActivationKernels {
     static func activate<T: EngineScalar>(_ f: ActivationFunction, _ z: UnsafeBufferPointer<T>, _ a: UnsafeMutableBufferPointer<T>) {
         switch f {
         case .relu:
-            for i in z.indices { a[i] = z[i] > 0 ? z[i] : 0 }
+            // `z < 0 ? 0 : z`, not `z > 0 ? z : 0`: relu(NaN) = NaN, as IEEE max and PyTorch give.
+            for i in z.indices { a[i] = z[i] < 0 ? 0 : z[i] }
         case .leakyReLU(let slope):
             let s = T(slope)
             for i in z.indices { a[i] = z[i] > 0 ? z[i] : s * z[i] }
@@ -97,11 +98,13 @@ enum ActivationKernels {
     static func differentiate<T: EngineScalar>(_ f: ActivationFunction, z: UnsafeBufferPointer<T>, a: UnsafeBufferPointer<T>,
                               _ da: UnsafeBufferPointer<T>, _ dz: UnsafeMutableBufferPointer<T>) {
         switch f {
+        // σ'(NaN) = NaN: at a NaN input the input gradient is NaN too (the select keeps the
+        // loops branch-free).
         case .relu:
-            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : 0 }
+            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : (z[i].isNaN ? z[i] : 0) }
         case .leakyReLU(let slope):
             let s = T(slope)
-            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : s * da[i] }
+            for i in z.indices { dz[i] = z[i] > 0 ? da[i] : (z[i].isNaN ? z[i] : s * da[i]) }
         case .sigmoid:      // σ' = σ(1 − σ)
             for i in z.indices { dz[i] = da[i] * a[i] * (1 - a[i]) }
         case .tanh:         // tanh' = 1 − tanh²

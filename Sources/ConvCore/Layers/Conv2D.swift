@@ -60,9 +60,12 @@ public final class Conv2D<T: EngineScalar>: Layer {
     private let partialBias = ScalarBuffer<T>(count: 0)     // (M): one chunk's Σ δ
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W)
 
-    init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm) {
+    init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm,
+         chunkBytes: Int = Conv2D.defaultChunkBytes) {
         self.geometry = geometry
         self.algorithm = algorithm
+        self.chunkBytes = chunkBytes
+        chunkSize = max(1, chunkBytes / (MemoryLayout<T>.stride * geometry.patchSize * geometry.outputPlane))
         self.inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
         self.outputShape = Shape(channels: geometry.filters, height: geometry.outputHeight, width: geometry.outputWidth)
         self.weight = weight
@@ -74,16 +77,17 @@ public final class Conv2D<T: EngineScalar>: Layer {
     }
 
     public func replica() -> Conv2D<T> {
-        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm)
+        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm, chunkBytes: chunkBytes)
     }
 
     public var forwardFLOPsPerSample: Int { 2 * geometry.filters * geometry.patchSize * geometry.outputPlane }
 
     /// Samples unrolled and multiplied at a time: enough for the GEMMs to run well, few enough
     /// that a chunk's patch matrix (K, c·P) stays in the core's cache between im2col, the GEMMs
-    /// and col2im.
-    var chunkSize: Int { max(1, Self.chunkBytes / (MemoryLayout<T>.stride * geometry.patchSize * geometry.outputPlane)) }
-    static var chunkBytes: Int { 256 * 1024 }
+    /// and col2im. (Tests pass a smaller `chunkBytes` to cut small batches into several chunks.)
+    let chunkSize: Int
+    let chunkBytes: Int
+    static var defaultChunkBytes: Int { 256 * 1024 }
 
     func chunks(_ batch: Int) -> [Range<Int>] {
         stride(from: 0, to: batch, by: chunkSize).map { $0..<min($0 + chunkSize, batch) }

@@ -2,12 +2,15 @@
 /// folding column gradients back onto the input, plus the layout changes between `(N, M, P)`
 /// and `(M, N·P)`. No arithmetic beyond copies and sums happens here.
 
-/// The output columns `ow` whose input column `ow·s − p + kj` lies inside `0..<width`.
+/// The output columns `ow` whose input column `ow·s − p + kj` lies inside `0..<width`, a
+/// sub-range of `0..<outputSize` (empty when the whole row lies in the padding).
 @inline(__always)
 func validOutputRange(kernelOffset kj: Int, stride s: Int, pad p: Int, inputSize width: Int, outputSize: Int) -> Range<Int> {
     // ow·s − p + kj ≥ 0  ⇔  ow ≥ ⌈(p − kj)/s⌉;   ow·s − p + kj ≤ width − 1  ⇔  ow ≤ ⌊(width − 1 + p − kj)/s⌋
+    // ⌈(p − kj)/s⌉ exceeds the output width when a wide kernel's offset kj sits in the left
+    // padding for every output column: clamp, or the zero-fill before the range runs off the row.
     let lowNumerator = p - kj
-    let low = lowNumerator <= 0 ? 0 : (lowNumerator + s - 1) / s
+    let low = lowNumerator <= 0 ? 0 : min(outputSize, (lowNumerator + s - 1) / s)
     let highNumerator = width - 1 + p - kj
     let high = highNumerator < 0 ? 0 : min(outputSize, highNumerator / s + 1)
     return low..<max(low, high)

@@ -31,7 +31,8 @@ public struct PoolingGeometry: Equatable, Sendable {
 /// Max or average pooling. No parameters; backward is the derivation's "upsample":
 ///
 ///     max: δ_prev[argmax(window)] += δ         (argmax recorded in forward; first maximum wins,
-///                                              padded cells never win)
+///                                              padded cells never win; a NaN wins, as in
+///                                              PyTorch, so divergence reaches the loss)
 ///     avg: δ_prev[cell] += δ / |window ∩ input|  for every cell of the window
 ///
 /// Overlapping windows (stride < size) accumulate: `+=`, never `=`.
@@ -121,6 +122,19 @@ enum PoolingKernels {
                         consider(top + 2 * j + 1)
                         consider(bottom + 2 * j)
                         consider(bottom + 2 * j + 1)
+                        // A NaN never wins a comparison (IEEE), so it is put in afterwards: the last
+                        // NaN in scan order wins, as in PyTorch. Selects, not branches, so the loop
+                        // over j still vectorises (NaN-aware comparisons or an `if` here made it
+                        // 3–5× slower).
+                        @inline(__always) func nanWins(_ cell: Int) {
+                            let value = x[cell]
+                            best = value.isNaN ? value : best
+                            bestIndex = value.isNaN ? cell : bestIndex
+                        }
+                        nanWins(top + 2 * j)
+                        nanWins(top + 2 * j + 1)
+                        nanWins(bottom + 2 * j)
+                        nanWins(bottom + 2 * j + 1)
                         output[base + i * outWidth + j] = best
                         argmax[base + i * outWidth + j] = Int32(bestIndex)
                     }
@@ -136,6 +150,7 @@ enum PoolingKernels {
                     let cols = g.span(j, stride: g.strideX, pad: g.padX, window: g.windowWidth, size: g.width)
                     var best = -T.infinity
                     var bestIndex = rows.lowerBound * width + cols.lowerBound
+                    var nanIndex = -1
                     for r in rows {
                         let line = r * width
                         for c in cols {
@@ -143,8 +158,10 @@ enum PoolingKernels {
                             let wins = value > best      // strict: the first maximum wins
                             best = wins ? value : best
                             bestIndex = wins ? line + c : bestIndex
+                            nanIndex = value.isNaN ? line + c : nanIndex   // a NaN wins over all (the last one)
                         }
                     }
+                    if nanIndex >= 0 { bestIndex = nanIndex }
                     let o = plane * outPlane + i * outWidth + j
                     output[o] = x[bestIndex]
                     argmax[o] = Int32(bestIndex)

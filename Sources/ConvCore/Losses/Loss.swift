@@ -22,9 +22,12 @@ public protocol LossFunction: Sendable {
         normalizer: Int, gradient: UnsafeMutableBufferPointer<T>?) -> LossResult
 }
 
+/// The index of the largest entry, the first on ties; like torch.argmax, a NaN is larger than
+/// everything (the first NaN), so a NaN row is never "correct" by its other entries and
+/// softmax's shift m = z[argmax] is NaN, making the loss NaN.
 @inline(__always)
 func argmaxIndex<T: EngineScalar>(_ row: UnsafePointer<T>, count: Int) -> Int {
     var best = 0
-    for k in 1..<max(count, 1) where row[k] > row[best] { best = k }
+    for k in 1..<max(count, 1) where row[k] > row[best] || (row[k].isNaN && !row[best].isNaN) { best = k }
     return best
 }
