@@ -12,6 +12,22 @@ public final class RunStore: @unchecked Sendable {
     /// A store of a newer schema, or a file that is not a store, is refused and left untouched.
     public init(path: String) throws(StoreError) {
         self.path = path
+        // Two processes creating one store at the same moment can meet while one of them switches
+        // the new file to WAL, which SQLite reports as "database is locked" at once instead of
+        // waiting: the open is tried again for a few seconds before that is an error.
+        var attempt = 0
+        while true {
+            do {
+                writer = try Self.open(path: path)
+                return
+            } catch where error.kind == .locked && attempt < 50 {
+                attempt += 1
+                usleep(useconds_t(20_000 + 4_000 * attempt))
+            }
+        }
+    }
+
+    static func open(path: String) throws(StoreError) -> any DatabaseWriter {
         if FileManager.default.fileExists(atPath: path) {
             _ = try Self.inspect(path: path)     // read-only look first: refuse before touching the file
         }
@@ -19,8 +35,9 @@ public final class RunStore: @unchecked Sendable {
         configuration.busyMode = .timeout(60)
         configuration.foreignKeysEnabled = true
         do {
-            writer = try DatabasePool(path: path, configuration: configuration)
+            let writer = try DatabasePool(path: path, configuration: configuration)
             try writer.write { db in try Self.migrate(db, path: path) }
+            return writer
         } catch let error as StoreError {
             throw error
         } catch {
@@ -79,6 +96,8 @@ public final class RunStore: @unchecked Sendable {
                 return StoreError(.readOnlyViolation, path: path, "the store is opened read-only: this statement would change it, and was refused")
             case .SQLITE_CANTOPEN:
                 return StoreError(.io, path: path, "cannot be opened (does its folder exist, and may it be written?)")
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(.locked, path: path, "database is locked by another process (the wait for it timed out); try again when it is done")
             case .SQLITE_CORRUPT:
                 return StoreError(.notAStore, path: path, "is damaged (SQLite reports corruption)")
             default:

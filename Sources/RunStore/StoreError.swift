@@ -6,6 +6,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case nonFiniteValue
         /// A query returned more rows, or ran longer, than it was allowed to.
         case queryLimit
+        /// Another process held the file past the busy timeout (or while it switched to WAL).
+        case locked
     }
 
     public var kind: Kind
