@@ -192,6 +192,7 @@ struct MatrixTests {
     @Test("bad matrix keys are errors at the matrix line", arguments: [
         ("modle.pooling", "did you mean \"model\"?"),
         ("model.layers[9].conv.filters", "index [9] is past the end"),
+        ("model.layers[5].dense.units", "index [5] is past the end of a list of 5"),    // one past the last layer
         ("model..pooling", "is not a dotted key"),
     ])
     func badKeys(key: String, fragment: String) {
