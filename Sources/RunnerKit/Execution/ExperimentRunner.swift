@@ -128,6 +128,11 @@ public final class ExperimentRunner {
             event("diverged", message)
             return try finish(.diverged, message)
         }
+        /// Keeps the finite rows; the first non-finite one, described, is returned to end the run.
+        func admit<Row>(_ rows: [Row], into list: inout [Row], _ describe: (Row) -> String?) -> String? {
+            list += rows.filter { describe($0) == nil }
+            return rows.lazy.compactMap(describe).first
+        }
         event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)")
 
         // Data.
@@ -179,8 +184,7 @@ public final class ExperimentRunner {
                     epochProbeSeconds += seconds(since: t)
                     // A non-finite analytic or numeric gradient means the network itself has blown
                     // up at these weights: the run has diverged (the finite entries are kept).
-                    records.gradientChecks += checks.filter { $0.nonFiniteDescription == nil }
-                    if let bad = checks.lazy.compactMap(\.nonFiniteDescription).first { return try diverge(bad) }
+                    if let bad = admit(checks, into: &records.gradientChecks, \.nonFiniteDescription) { return try diverge(bad) }
                 }
                 let rate = run.schedule.rate(base: run.learningRate, step: step, totalSteps: totalSteps, epoch: epoch - 1)
                 guard rate.isFinite else {
@@ -207,15 +211,13 @@ public final class ExperimentRunner {
                         .init(name: "train_loss", step: step, epoch: epochPosition, value: windowLoss / Double(windowImages), wallTime: elapsed),
                         .init(name: "learning_rate", step: step, epoch: epochPosition, value: rate, wallTime: elapsed),
                     ]
-                    records.metrics += metrics.filter { $0.nonFiniteDescription == nil }
-                    if let bad = metrics.lazy.compactMap(\.nonFiniteDescription).first { return try diverge(bad) }
+                    if let bad = admit(metrics, into: &records.metrics, \.nonFiniteDescription) { return try diverge(bad) }
                     lastTrainLoss = windowLoss / Double(windowImages)
                     windowLoss = 0; windowImages = 0
                 }
                 if run.probes.gradientNormsEvery > 0 && step % run.probes.gradientNormsEvery == 0 {
                     let norms = gradientNorms(network, step: step)
-                    records.gradientNorms += norms.filter { $0.nonFiniteDescription == nil }
-                    if let bad = norms.lazy.compactMap(\.nonFiniteDescription).first { return try diverge(bad) }
+                    if let bad = admit(norms, into: &records.gradientNorms, \.nonFiniteDescription) { return try diverge(bad) }
                 }
                 if seconds(since: lastFlush) >= flushInterval {
                     try flush()
@@ -260,8 +262,7 @@ public final class ExperimentRunner {
             // A NaN evaluation loss (weights blown up by the last update) ends the run as diverged,
             // with the epoch's finite metrics kept.
             let measured = epochMetrics.map { RecordBatch.Metric(name: $0.name, step: step, epoch: Double(epoch), value: $0.value, wallTime: elapsed) }
-            records.metrics += measured.filter { $0.nonFiniteDescription == nil }
-            if let bad = measured.lazy.compactMap(\.nonFiniteDescription).first {
+            if let bad = admit(measured, into: &records.metrics, \.nonFiniteDescription) {
                 epochsDone = epoch
                 return try diverge(bad)
             }
