@@ -18,12 +18,21 @@ public enum OutputFile {
                 throw ReportError("refusing to write \(path): it is the store being read (\(store)); choose another file")
             }
         }
+        // Only a regular file may be replaced: renaming over a device (/dev/null) would replace the
+        // device itself, and reading a FIFO's header to look for SQLite would block for ever.
+        var status = stat()
+        if stat(target, &status) == 0 {
+            switch status.st_mode & S_IFMT {
+            case S_IFREG:
+                break
+            case S_IFDIR:
+                throw ReportError("cannot write \(path): it is a folder; name a file")
+            default:
+                throw ReportError("cannot write \(path): it is not a regular file (a device, pipe or socket); name a file")
+            }
+        }
         if isSQLiteFile(target) {
             throw ReportError("refusing to write \(path): it is a SQLite database (a ConvLab store?), which this would destroy; choose another file")
-        }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ReportError("cannot write \(path): it is a folder; name a file")
         }
         return target
     }
@@ -61,9 +70,10 @@ public enum OutputFile {
         }
     }
 
-    /// Whether `path` is an existing file starting with SQLite's 16-byte header.
+    /// Whether `path` is an existing regular file starting with SQLite's 16-byte header.
     public static func isSQLiteFile(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         return (try? handle.read(upToCount: 16)) == sqliteHeader
     }

@@ -76,6 +76,9 @@ struct Report: ParsableCommand {
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be between 0 and 1") }
         guard maxRows > 0 else { throw ValidationError("--max-rows must be a positive number of rows") }
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+        guard staleAfter.isFinite, (0...31_536_000).contains(staleAfter) else {
+            throw ValidationError("--stale-after must be a number of seconds from 0 to 31536000 (a year), not \(staleAfter)")
+        }
     }
 
     func run() throws {

@@ -425,4 +425,32 @@ struct SafeOutputTests {
         #expect(throws: ReportError.self) { try OutputFile.write("x", to: dir) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") } == [])
     }
+
+    @Test("a device, a FIFO or a link to one is refused at once: never replaced by a file, never opened to be read")
+    func outputToSpecialFiles() throws {
+        let dir = try folder()
+        let fifo = dir + "/pipe"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/null-link", withDestinationPath: "/dev/null")
+        for target in ["/dev/null", "/dev/full", dir + "/null-link", fifo] {
+            // The check runs off the test's thread: on the old code it blocked for ever opening the FIFO.
+            let finished = DispatchSemaphore(value: 0)
+            let outcome = Outcome()
+            DispatchQueue.global().async {
+                do { try OutputFile.write("<html/>", to: target) } catch { outcome.set("\(error)") }
+                finished.signal()
+            }
+            #expect(finished.wait(timeout: .now() + 10) == .success, "\(target): the write did not return")
+            #expect(outcome.message == "cannot write \(target): it is not a regular file (a device, pipe or socket); name a file")
+        }
+        var status = stat()
+        #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "/dev/null is no longer a device")
+    }
+}
+
+private final class Outcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?
+    func set(_ message: String) { lock.withLock { value = message } }
+    var message: String? { lock.withLock { value } }
 }
