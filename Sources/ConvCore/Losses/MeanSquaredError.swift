@@ -23,7 +23,8 @@ public struct MeanSquaredError: LossFunction {
                 gradient?[n * classes + k] = difference * gradientScale
             }
             result.sum += Double(sum / T(classes))
-            if argmaxIndex(z, count: classes) == label { result.correct += 1 }
+            let top = argmaxIndex(z, count: classes)
+            if top == label && !z[top].isNaN { result.correct += 1 }    // a row with a NaN predicts nothing
         }
         return result
     }

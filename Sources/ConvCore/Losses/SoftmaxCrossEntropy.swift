@@ -21,7 +21,7 @@ public struct SoftmaxCrossEntropy: LossFunction {
             var sum: T = 0
             for k in 0..<classes { sum += T.exp(z[k] - m) }
             result.sum += Double(T.log(sum) + m - z[label])
-            if top == label { result.correct += 1 }
+            if top == label && !z[top].isNaN { result.correct += 1 }    // a row with a NaN predicts nothing
             if let gradient {
                 let g = gradient.baseAddress! + n * classes
                 for k in 0..<classes { g[k] = T.exp(z[k] - m) / sum * scale }
