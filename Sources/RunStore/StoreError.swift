@@ -6,6 +6,12 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case nonFiniteValue
         /// A query returned more rows, or ran longer, than it was allowed to.
         case queryLimit
+        /// A run reference (a UUID prefix) matches several runs.
+        case ambiguousRun
+        /// A run is running with a fresh heartbeat, so it may not be deleted.
+        case liveRun
+        /// A value given to the store (a tag, a note, a checkpoint path) is not acceptable.
+        case invalidValue
     }
 
     public var kind: Kind

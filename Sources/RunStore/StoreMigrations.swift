@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+
+/// The store's migrations, run by GRDB's DatabaseMigrator, which records each applied one in
+/// `grdb_migrations` ("v1", "v2", …). meta.schema_version is kept current too: ConvLab builds
+/// from before the migrator read it to refuse a newer store.
+enum StoreMigrations {
+    static let identifiers: [String] = StoreSchema.migrations.indices.map { "v\($0 + 1)" }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (index, sql) in StoreSchema.migrations.enumerated() {
+            let version = index + 1
+            migrator.registerMigration(identifiers[index]) { db in
+                db.add(function: uuidFunction)
+                try db.execute(sql: sql)
+                try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
+            }
+        }
+        return migrator
+    }
+
+    /// `convlab_uuid()`: a fresh lower-case RFC 4122 version-4 UUID, for the runs that schema 3 gives one.
+    static let uuidFunction = DatabaseFunction("convlab_uuid", argumentCount: 0, pure: false) { _ in
+        UUID().uuidString.lowercased()
+    }
+
+    /// meta.schema_version, or 0 when the store has none.
+    static func schemaVersion(_ db: Database) throws -> Int {
+        guard try db.tableExists("meta") else { return 0 }
+        return try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'") ?? 0
+    }
+
+    /// Why this build must not touch the store (a newer ConvLab wrote it), or nil.
+    static func newerStoreReason(_ db: Database) throws -> String? {
+        let version = try schemaVersion(db)
+        if version > StoreSchema.currentVersion {
+            return "store schema \(version), this build knows up to \(StoreSchema.currentVersion)"
+        }
+        guard try db.tableExists("grdb_migrations") else { return nil }
+        let unknown = try migrator.appliedIdentifiers(db).subtracting(identifiers).sorted()
+        guard !unknown.isEmpty else { return nil }
+        return "store migrations \(unknown.joined(separator: ", ")) are unknown to this build, which knows \(identifiers.joined(separator: ", "))"
+    }
+
+    /// A store written before the migrator (schema 1 or 2: meta.schema_version, no grdb_migrations)
+    /// has its migrations marked as applied, so that only the later ones run.
+    static func adoptStoreWithoutMigrationRecords(_ db: Database) throws {
+        guard try !db.tableExists("grdb_migrations") else { return }
+        let version = try schemaVersion(db)
+        guard version > 0 else { return }
+        try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+        for identifier in identifiers.prefix(version) {
+            try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES (?)", arguments: [identifier])
+        }
+    }
+
+    /// Brings the store to the current schema. Two processes opening an old store at once may both
+    /// try a migration; the second one's attempt fails and is rolled back whole, and it then finds
+    /// the store migrated by the first.
+    static func migrate(_ writer: any DatabaseWriter, path: String) throws {
+        try writer.write { db in
+            if let reason = try newerStoreReason(db) {
+                throw StoreError(.newerSchema, path: path, "was written by a newer ConvLab (\(reason)); upgrade ConvLab to use it — the file was not changed")
+            }
+            try adoptStoreWithoutMigrationRecords(db)
+        }
+        let migrator = migrator
+        do {
+            try migrator.migrate(writer)
+        } catch {
+            guard try writer.read({ db in try migrator.hasCompletedMigrations(db) }) else { throw error }
+        }
+    }
+}
