@@ -427,7 +427,7 @@ struct SafeOutputTests {
     }
 }
 
-extension Table {
+extension Reports.Table {
     static let checksColumn = "checks ✓/✗/skip/trivial"
 
     /// The cell of `row` in the column named `column` (nil when there is no such column).
