@@ -85,14 +85,18 @@ struct Report: ParsableCommand {
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be between 0 and 1") }
         guard maxRows > 0 else { throw ValidationError("--max-rows must be a positive number of rows") }
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
-        guard compare.isEmpty || compare.count == 2 else {
-            throw ValidationError("--compare takes two runs (ids or UUID prefixes), got \(compare.count): \(compare.joined(separator: " "))")
-        }
-        for tag in tags where tag.isEmpty { throw ValidationError("--tag may not be empty") }
     }
 
     func run() throws {
         let format = OutputFormat(rawValue: format) ?? .table
+        guard compare.isEmpty || compare.count == 2 else {
+            Console.error("error: --compare takes two runs (ids or UUID prefixes), got \(compare.count): \(compare.joined(separator: " ")); e.g. --compare 3 5")
+            throw ExitCode(2)
+        }
+        for tag in tags where tag.isEmpty {
+            Console.error("error: --tag may not be empty; give the tag, e.g. --tag baseline")
+            throw ExitCode(2)
+        }
         do {
             let reader = try StoreReader(path: store.path)
             var reporter = Reporter(reader: reader)

@@ -48,6 +48,14 @@ struct Runs: ParsableCommand {
         }
     }
 
+    /// A bad tag is one line and exit 2, before the store is opened.
+    static func check(tag: String) throws {
+        if let problem = RunLabels.tagProblem(tag) {
+            Console.error("error: tag \"\(tag)\": \(problem); nothing was changed")
+            throw ExitCode(2)
+        }
+    }
+
     static func list(_ ids: [Int64]) -> String {
         (ids.count == 1 ? "run " : "runs ") + ids.map(String.init).joined(separator: ", ")
     }
@@ -62,11 +70,11 @@ struct Runs: ParsableCommand {
 
         func validate() throws {
             guard arguments.count >= 2 else { throw ValidationError("runs tag needs at least one run and a tag: runner runs tag RUN... TAG") }
-            if let problem = RunLabels.tagProblem(arguments[arguments.count - 1]) { throw ValidationError("tag \"\(arguments[arguments.count - 1])\": \(problem)") }
         }
 
         func run() throws {
             let tag = arguments[arguments.count - 1]
+            try Runs.check(tag: tag)
             let ids = try Runs.resolve(Array(arguments.dropLast()), store: store.path)
             let added = try Runs.withStore(store.path) { store throws(StoreError) in try store.tag(runs: ids, with: tag) }
             print("tagged \(Runs.list(ids)) \"\(tag.terminalSafe)\"" + (added < ids.count ? " (\(ids.count - added) had it already)" : ""))
@@ -83,11 +91,11 @@ struct Runs: ParsableCommand {
 
         func validate() throws {
             guard arguments.count >= 2 else { throw ValidationError("runs untag needs at least one run and a tag: runner runs untag RUN... TAG") }
-            if let problem = RunLabels.tagProblem(arguments[arguments.count - 1]) { throw ValidationError("tag \"\(arguments[arguments.count - 1])\": \(problem)") }
         }
 
         func run() throws {
             let tag = arguments[arguments.count - 1]
+            try Runs.check(tag: tag)
             let ids = try Runs.resolve(Array(arguments.dropLast()), store: store.path)
             let removed = try Runs.withStore(store.path) { store throws(StoreError) in try store.untag(runs: ids, tag: tag) }
             print(removed == 0 ? "no run of \(Runs.list(ids)) had the tag \"\(tag.terminalSafe)\"" : "removed \"\(tag.terminalSafe)\" from \(removed) run\(removed == 1 ? "" : "s")")
@@ -105,11 +113,11 @@ struct Runs: ParsableCommand {
         @Argument(help: ArgumentHelp("The note (quote it).", valueName: "text"))
         var text: String
 
-        func validate() throws {
-            if let problem = RunLabels.noteProblem(text) { throw ValidationError(problem) }
-        }
-
         func run() throws {
+            if let problem = RunLabels.noteProblem(text) {
+                Console.error("error: \(problem); nothing was changed")
+                throw ExitCode(2)
+            }
             let ids = try Runs.resolve([reference], store: store.path)
             try Runs.withStore(store.path) { store throws(StoreError) in try store.addNote(run: ids[0], text: text) }
             print("noted on run \(ids[0])")
@@ -140,6 +148,7 @@ struct Runs: ParsableCommand {
 
         func run() throws {
             let ids = try Runs.resolve(references, store: store.path)
+            try refuseLiveRuns(ids)
             if !yes {
                 guard Console.isTerminal(STDIN_FILENO) else {
                     Console.error("error: runs rm asks before deleting, and standard input is not a terminal; add --yes to delete \(Runs.list(ids)) — nothing was deleted")
@@ -155,6 +164,26 @@ struct Runs: ParsableCommand {
             let deletion = try Runs.withStore(store.path) { store throws(StoreError) in try store.deleteRuns(ids, staleAfter: staleAfter) }
             print("deleted \(Runs.list(deletion.ids))" + (deletion.removedFolders.isEmpty ? "" : " and \(deletion.removedFolders.count) artifacts folder\(deletion.removedFolders.count == 1 ? "" : "s")"))
             for failure in deletion.failures { Console.error("warning: could not remove \(failure)") }
+        }
+
+        /// A live run is refused on the store opened read-only, before anything could change it
+        /// (deleteRuns checks again, in its transaction).
+        func refuseLiveRuns(_ ids: [Int64]) throws {
+            do {
+                let reader = try StoreReader(path: store.path)
+                let now = Date().timeIntervalSince1970
+                for id in ids {
+                    let row = try reader.query("SELECT status, heartbeat_at, \(reader.schemaVersion >= 3 ? "uuid" : "''") FROM runs WHERE id = ?",
+                                               arguments: [.integer(id)]).rows.first
+                    guard let row, row[0].string == RunStatus.running.rawValue, let heartbeat = row[1].double, heartbeat >= now - staleAfter else { continue }
+                    let name = (row[2].string ?? "").isEmpty ? "" : " (\((row[2].string ?? "").prefix(8)))"
+                    Console.error("error: run \(id)\(name) is running: its heartbeat is \(Int(max(0, now - heartbeat))) s old; stop its `runner exec` first, or wait until it is older than \(Int(staleAfter)) s — nothing was deleted")
+                    throw ExitCode(2)
+                }
+            } catch let error as StoreError {
+                Console.error("error: \(error)")
+                throw ExitCode(2)
+            }
         }
     }
 
