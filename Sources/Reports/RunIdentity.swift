@@ -34,7 +34,6 @@ struct RunIdentity {
             facts.append(("git commit", "– (the spec is not in a git repository, or git was not found)"))
         }
         facts.append(("cpu", row[4].string ?? "–"))
-        facts.append(("blas", row[5].string ?? "–"))
         if let claimant = row[6].string { facts.append(("claimed by", claimant)) }
         if let kind = row[7].string { facts.append(("failure", kind == "crash" ? "crash (may be claimed again)" : "spec or data (not retried)")) }
         let files = try reader.query("SELECT path, sha256 FROM run_data_files WHERE run_id = ? ORDER BY path", arguments: [.integer(id)])

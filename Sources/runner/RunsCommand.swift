@@ -154,7 +154,7 @@ struct Runs: ParsableCommand {
                     Console.error("error: runs rm asks before deleting, and standard input is not a terminal; add --yes to delete \(Runs.list(ids)) — nothing was deleted")
                     throw ExitCode(2)
                 }
-                FileHandle.standardError.write(Data("delete \(Runs.list(ids)), their rows in every table and their artifacts? [y/N] ".utf8))
+                FileHandle.standardError.write(Data("delete \(Runs.list(ids)) with all \(ids.count == 1 ? "its" : "their") rows and artifacts? [y/N] ".utf8))
                 let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else {
                     print("nothing was deleted")

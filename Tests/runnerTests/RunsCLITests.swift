@@ -110,6 +110,35 @@ struct RunsCLITests {
         #expect(text.contains("Spec keys that differ") && text.contains("data-series=\"run 1 pooling=max\"") && text.contains("data-series=\"run 2 pooling=avg\""))
     }
 
+    @Test("on a terminal, rm asks: no keeps the run, yes deletes it", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func removeAsks() throws {
+        let store = try copyOfSweep()
+        /// `script` gives the runner a terminal; the answer is typed into it.
+        func answer(_ text: String) throws -> Result {
+            let command = "'\(runnerPath)' runs rm 1 --store '\(store)'"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            process.arguments = ["-qec", command, "/dev/null"]
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            input.fileHandleForWriting.write(Data(text.utf8))
+            try input.fileHandleForWriting.close()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return Result(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+        }
+        let declined = try answer("n\n")
+        #expect(declined.status == 0 && declined.stdout.contains("delete run 1 with all its rows and artifacts? [y/N]")
+                && declined.stdout.contains("nothing was deleted"), "\(declined.stdout)")
+        #expect(try scalar(store, "SELECT COUNT(*) FROM runs") == .integer(2))
+        let accepted = try answer("y\n")
+        #expect(accepted.status == 0 && accepted.stdout.contains("deleted run 1"), "\(accepted.stdout)")
+        #expect(try scalar(store, "SELECT COUNT(*) FROM runs") == .integer(1))
+    }
+
     /// A store whose two runs' UUIDs share the prefix "abcd" and whose run 2 is live (a heartbeat
     /// in the future is always fresh), folded into its one file.
     static func hostileStore() throws -> String {
