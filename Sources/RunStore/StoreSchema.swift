@@ -17,6 +17,9 @@ public enum StoreSchema {
         -- Every `runner exec` adds one experiments row and one runs row per matrix run; while a run trains,
         -- metrics, grad_norms, grad_checks and events grow, written in batched transactions together with
         -- the run's heartbeat. `runner report --sql` opens the file read-only. Times are Unix seconds.
+        -- Each version below is one migration of GRDB's DatabaseMigrator, recorded in grdb_migrations as
+        -- "v1", "v2", "v3"; meta.schema_version follows them (ConvLab builds from before the migrator read it
+        -- to refuse a newer store). A run's checkpoint files live in <store path>.artifacts/<run uuid>/.
         --
         -- Common questions, answered by the views at the end:
         --   SELECT * FROM run_final_metrics;                           -- last and best metrics per run

@@ -19,6 +19,15 @@ public struct StoredRun: Sendable, Equatable {
     public var stepsDone: Int
     public var latestCheckpoint: CheckpointRecord?
 
+    public init(id: Int64, uuid: String, experimentID: Int64, runIndex: Int, variant: String, variantLabel: String, specHash: String,
+                status: RunStatus, failureKind: FailureKind? = nil, heartbeatAt: Double? = nil, claimedBy: String? = nil,
+                epochsPlanned: Int, epochsDone: Int = 0, stepsDone: Int = 0, latestCheckpoint: CheckpointRecord? = nil) {
+        self.id = id; self.uuid = uuid; self.experimentID = experimentID; self.runIndex = runIndex; self.variant = variant
+        self.variantLabel = variantLabel; self.specHash = specHash; self.status = status; self.failureKind = failureKind
+        self.heartbeatAt = heartbeatAt; self.claimedBy = claimedBy; self.epochsPlanned = epochsPlanned; self.epochsDone = epochsDone
+        self.stepsDone = stepsDone; self.latestCheckpoint = latestCheckpoint
+    }
+
     /// Running, with a heartbeat newer than `staleAfter` seconds: a live process owns it.
     public func isLive(now: Double = Date().timeIntervalSince1970, staleAfter: Double) -> Bool {
         status == .running && (heartbeatAt.map { $0 >= now - staleAfter } ?? false)
