@@ -222,7 +222,9 @@ CREATE TABLE runs_v3 (
 INSERT INTO runs_v3(id, uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
                     failure_kind, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
                     host, os, convlab_version, swift_version, blas, error)
-SELECT id, convlab_uuid(), experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+SELECT id, lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'
+                 || substr('89ab', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+       experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
        CASE WHEN status = 'failed' THEN 'spec' END, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
        host, os, convlab_version, swift_version, blas, error
 FROM runs;

@@ -12,17 +12,11 @@ enum StoreMigrations {
         for (index, sql) in StoreSchema.migrations.enumerated() {
             let version = index + 1
             migrator.registerMigration(identifiers[index]) { db in
-                db.add(function: uuidFunction)
                 try db.execute(sql: sql)
                 try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
             }
         }
         return migrator
-    }
-
-    /// `convlab_uuid()`: a fresh lower-case RFC 4122 version-4 UUID, for the runs that schema 3 gives one.
-    static let uuidFunction = DatabaseFunction("convlab_uuid", argumentCount: 0, pure: false) { _ in
-        UUID().uuidString.lowercased()
     }
 
     /// meta.schema_version, or 0 when the store has none.

@@ -216,8 +216,8 @@ extension StoreSchema {
     /// Version 3: run identity (a UUID, since stores will be merged across machines and ids are
     /// local), provenance, claiming by several workers, data-file hashes, checkpoints, tags and
     /// notes. SQLite cannot add a UNIQUE column, nor a NOT NULL one without a default, so runs is
-    /// rebuilt with its rows copied; `convlab_uuid()` is a function the migration registers that
-    /// gives each existing run a fresh UUID.
+    /// rebuilt with its rows copied, each existing run given a fresh version-4 UUID made of
+    /// SQLite's own random bytes (so that this text runs in any SQLite, the `sqlite3` shell too).
     static let version3 = """
     -- runs gains uuid, failure_kind, claimed_by and the provenance columns; rebuilt, rows copied.
     DROP VIEW IF EXISTS run_final_metrics;
@@ -258,7 +258,9 @@ extension StoreSchema {
     INSERT INTO runs_v3(id, uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
                         failure_kind, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
                         host, os, convlab_version, swift_version, blas, error)
-    SELECT id, convlab_uuid(), experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+    SELECT id, lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'
+                     || substr('89ab', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+           experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
            CASE WHEN status = 'failed' THEN 'spec' END, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
            host, os, convlab_version, swift_version, blas, error
     FROM runs;

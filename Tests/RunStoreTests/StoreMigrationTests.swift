@@ -109,6 +109,16 @@ struct StoreMigrationTests {
                 == Array(StoreMigrations.identifiers.prefix(version)))
     }
 
+    @Test("the schema-3 DDL is plain SQLite: run on its own (as from Schemas/store.sql) it upgrades a store with rows")
+    func plainSQL() throws {
+        let path = try legacyStore(version: 2)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in try db.execute(sql: StoreSchema.migrations[2]) }
+        let uuids = try queue.read { db in try String.fetchAll(db, sql: "SELECT uuid FROM runs") }
+        try queue.close()
+        #expect(uuids.count == 3 && Set(uuids).count == 3 && uuids.allSatisfy(isVersion4UUID), "\(uuids)")
+    }
+
     @Test("reopening an upgraded store changes none of its rows, UUIDs or migration records")
     func reopeningIsANoOp() throws {
         let path = try legacyStore(version: 2)
