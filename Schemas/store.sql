@@ -183,7 +183,8 @@ SELECT run_id,
 FROM grad_checks
 GROUP BY run_id;
 -- Schema version 3
--- runs gains uuid, failure_kind, claimed_by and the provenance columns; rebuilt, rows copied.
+-- runs gains uuid, failure_kind, claimed_by and the provenance columns; rebuilt, rows copied
+-- (with foreign keys off, SQLite's default, as the migrator runs it).
 DROP VIEW IF EXISTS run_final_metrics;
 CREATE TABLE runs_v3 (
     id              INTEGER PRIMARY KEY,

@@ -12,19 +12,40 @@ public final class RunStore: @unchecked Sendable {
     /// A store of a newer schema, or a file that is not a store, is refused and left untouched.
     public init(path: String) throws(StoreError) {
         self.path = path
+        // While another process creates the file or switches it to WAL, SQLite can report it busy
+        // without waiting; that passes within moments, so opening is tried again for a while.
+        var attempts = 0
+        while true {
+            do {
+                writer = try Self.open(path: path)
+                return
+            } catch where error.kind == .busy && attempts < 100 {
+                attempts += 1
+                usleep(50_000)
+            }
+        }
+    }
+
+    static func open(path: String) throws(StoreError) -> DatabasePool {
         if FileManager.default.fileExists(atPath: path) {
-            _ = try Self.inspect(path: path)     // read-only look first: refuse before touching the file
+            _ = try inspect(path: path)     // read-only look first: refuse before touching the file
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(60)
         configuration.foreignKeysEnabled = true
         do {
-            writer = try DatabasePool(path: path, configuration: configuration)
-            try StoreMigrations.migrate(writer, path: path)
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            do {
+                try StoreMigrations.migrate(pool, path: path)
+            } catch {
+                try? pool.close()
+                throw error
+            }
+            return pool
         } catch let error as StoreError {
             throw error
         } catch {
-            throw Self.translate(error, path: path)
+            throw translate(error, path: path)
         }
     }
 
@@ -39,7 +60,9 @@ public final class RunStore: @unchecked Sendable {
             defer { try? queue.close() }
             return try queue.read { db throws -> Int? in
                 guard try db.tableExists("meta") else {
-                    let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                    // grdb_migrations alone: another process is creating this store (the migrator makes
+                    // that table before the first migration's transaction).
+                    let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'grdb_migrations'")
                     if tables.isEmpty { return nil }
                     throw StoreError(.notAStore, path: path, "is a SQLite file but not a ConvLab store (no meta table); choose another --store path")
                 }
@@ -65,6 +88,8 @@ public final class RunStore: @unchecked Sendable {
                 return StoreError(.readOnlyViolation, path: path, "the store is opened read-only: this statement would change it, and was refused")
             case .SQLITE_CANTOPEN:
                 return StoreError(.io, path: path, "cannot be opened (does its folder exist, and may it be written?)")
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return StoreError(.busy, path: path, "is locked by another process for longer than ConvLab waits; try again when it is done")
             case .SQLITE_CORRUPT:
                 return StoreError(.notAStore, path: path, "is damaged (SQLite reports corruption)")
             default:
@@ -179,6 +204,9 @@ extension RunStore {
     /// finished `runner exec` is then whole in its one file, even if someone copies only that.
     public func close() throws(StoreError) {
         do {
+            // Reader connections (reads through the pool) go first: SQLite folds the WAL away only
+            // when the last connection to close is one that may write.
+            (writer as? DatabasePool)?.releaseMemory()
             try writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
             try writer.close()
         } catch {
@@ -189,6 +217,7 @@ extension RunStore {
     /// Folds the WAL into the main file and closes the connections (tests compare file bytes).
     public func checkpointAndClose() throws(StoreError) {
         do {
+            (writer as? DatabasePool)?.releaseMemory()
             try writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try writer.close()
         } catch {

@@ -12,6 +12,8 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case liveRun
         /// A value given to the store (a tag, a note, a checkpoint path) is not acceptable.
         case invalidValue
+        /// Another connection held the store locked for longer than this one could wait.
+        case busy
     }
 
     public var kind: Kind

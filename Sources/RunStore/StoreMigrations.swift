@@ -49,9 +49,10 @@ enum StoreMigrations {
         }
     }
 
-    /// Brings the store to the current schema. Two processes opening an old store at once may both
-    /// try a migration; the second one's attempt fails and is rolled back whole, and it then finds
-    /// the store migrated by the first.
+    /// Brings the store to the current schema. Two processes opening an old (or new, empty) store
+    /// at once may both start the same migration: the migrator picks what to run before each
+    /// migration's transaction. The second one's attempt then fails and is rolled back whole; as
+    /// long as the other process makes progress, it looks again and carries on from there.
     static func migrate(_ writer: any DatabaseWriter, path: String) throws {
         try writer.write { db in
             if let reason = try newerStoreReason(db) {
@@ -60,10 +61,19 @@ enum StoreMigrations {
             try adoptStoreWithoutMigrationRecords(db)
         }
         let migrator = migrator
-        do {
-            try migrator.migrate(writer)
-        } catch {
-            guard try writer.read({ db in try migrator.hasCompletedMigrations(db) }) else { throw error }
+        func applied() throws -> Set<String> { try writer.read { db in try migrator.appliedIdentifiers(db) } }
+        var before = try applied()
+        for _ in 0..<100 {
+            do {
+                try migrator.migrate(writer)
+                return
+            } catch {
+                let after = try applied()
+                if Set(identifiers).isSubset(of: after) { return }
+                guard after != before else { throw error }     // nobody else is migrating: a real failure
+                before = after
+            }
         }
+        try migrator.migrate(writer)
     }
 }

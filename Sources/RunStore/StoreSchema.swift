@@ -219,7 +219,8 @@ extension StoreSchema {
     /// rebuilt with its rows copied, each existing run given a fresh version-4 UUID made of
     /// SQLite's own random bytes (so that this text runs in any SQLite, the `sqlite3` shell too).
     static let version3 = """
-    -- runs gains uuid, failure_kind, claimed_by and the provenance columns; rebuilt, rows copied.
+    -- runs gains uuid, failure_kind, claimed_by and the provenance columns; rebuilt, rows copied
+    -- (with foreign keys off, SQLite's default, as the migrator runs it).
     DROP VIEW IF EXISTS run_final_metrics;
     CREATE TABLE runs_v3 (
         id              INTEGER PRIMARY KEY,

@@ -160,3 +160,18 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Closing a store after reads")
+struct CloseAfterReadsTests {
+    @Test("reads through the store (claims, lookups) do not keep the WAL from being folded into the file on close")
+    func walFoldedAfterReads() throws {
+        let (path, experiment, ids) = try queuedStore(runs: 2)
+        let store = try RunStore(path: path)
+        _ = try store.findResumable(experimentSpecHash: "spec")
+        _ = try store.storedRun(ids[0])
+        _ = try store.claimNextRun(experiment: experiment, staleAfter: 60)
+        _ = try store.resolveRun("1")
+        try store.close()
+        #expect((FileManager.default.contents(atPath: path + "-wal") ?? Data()).isEmpty)
+    }
+}

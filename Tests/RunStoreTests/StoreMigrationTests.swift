@@ -112,7 +112,9 @@ struct StoreMigrationTests {
     @Test("the schema-3 DDL is plain SQLite: run on its own (as from Schemas/store.sql) it upgrades a store with rows")
     func plainSQL() throws {
         let path = try legacyStore(version: 2)
-        let queue = try DatabaseQueue(path: path)
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = false     // SQLite's default, and how the migrator runs it
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in try db.execute(sql: StoreSchema.migrations[2]) }
         let uuids = try queue.read { db in try String.fetchAll(db, sql: "SELECT uuid FROM runs") }
         try queue.close()
@@ -163,6 +165,19 @@ struct StoreMigrationTests {
         let path = try legacyStore(version: 1)
         _ = try RunStore(path: path)
         #expect(try dump(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [[.text("\(StoreSchema.currentVersion)")]])
+    }
+
+    @Test("several connections creating one new store at once all succeed")
+    func concurrentCreation() throws {
+        for _ in 0..<5 {
+            let path = temporaryStorePath()
+            let failures = Locked<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do { _ = try RunStore(path: path) } catch { failures.mutate { $0.append("\(error)") } }
+            }
+            #expect(failures.value == [])
+            #expect(try dump(path, "SELECT identifier FROM grdb_migrations ORDER BY identifier").count == StoreSchema.currentVersion)
+        }
     }
 
     @Test("several connections opening one old store at once all end with it migrated once")
