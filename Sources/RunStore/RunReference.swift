@@ -2,7 +2,8 @@ import GRDB
 
 /// How a person names a run on the command line: its id (`3`) or the start of its UUID (at
 /// least 4 hex digits, `3f2a` or the whole `3f2a…-…`). Digits name the run with that id when
-/// there is one, and are tried as a UUID prefix otherwise.
+/// there is one, and are tried as a UUID prefix otherwise; with a leading zero (`0042`) they can
+/// only be a UUID prefix, since no id has one.
 public enum RunReference {
     public static let minimumPrefix = 4
 
@@ -10,7 +11,7 @@ public enum RunReference {
     /// that says so (and lists the matches).
     static func resolve(_ text: String, db: Database, path: String) throws -> Int64 {
         let reference = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let isDigits = !reference.isEmpty && reference.allSatisfy { $0.isASCII && $0.isNumber }
+        let isDigits = !reference.isEmpty && reference.allSatisfy { $0.isASCII && $0.isNumber } && !reference.hasPrefix("0")
         if isDigits, let id = Int64(reference), try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [id]) != nil {
             return id
         }

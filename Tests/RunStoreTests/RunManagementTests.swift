@@ -31,8 +31,11 @@ struct RunManagementTests {
         try setUUID(store, 1, "abcd1234-0000-4000-8000-000000000001")
         try setUUID(store, 2, "abcd9999-0000-4000-8000-000000000002")
         try setUUID(store, 3, "12345678-0000-4000-8000-000000000003")
+        let fourth = try store.createRun(NewRun(experimentID: 1, runIndex: 4, variant: "{}", variantLabel: "", specJSON: "{}", specHash: "0",
+                                                seed: 4, epochsPlanned: 1, provenance: provenance, params: []))
+        try setUUID(store, fourth, "00020000-0000-4000-8000-000000000004")
         let reader = try StoreReader(path: path)
-        for (reference, id) in [("2", Int64(2)), ("abcd1", 1), ("ABCD9", 2), ("abcd1234-0000-4000-8000-000000000001", 1), ("1234", 3), (" 3 ", 3)] {
+        for (reference, id) in [("2", Int64(2)), ("abcd1", 1), ("ABCD9", 2), ("abcd1234-0000-4000-8000-000000000001", 1), ("1234", 3), (" 3 ", 3), ("0002", 4), ("00020000", 4)] {
             #expect(try reader.resolveRun(reference) == id, "\(reference)")
             #expect(try store.resolveRun(reference) == id, "\(reference)")
         }
@@ -42,10 +45,10 @@ struct RunManagementTests {
             (error as? StoreError)?.kind == .ambiguousRun
                 && "\(error)".hasSuffix("run \"abcd\" is ambiguous: it begins the UUIDs of runs 1 (abcd1234-0000), 2 (abcd9999-0000); give more of the UUID, or the id")
         }
-        for (reference, message) in [("99", "no run with id 99; runs are numbered 1…3"), ("beef", "no run whose UUID begins with \"beef\""),
+        for (reference, message) in [("99", "no run with id 99; runs are numbered 1…4"), ("beef", "no run whose UUID begins with \"beef\""),
                                      ("9999", "no run with id 9999 and no UUID begins with \"9999\""),
                                      ("abc", "\"abc\" is not a run: give its id (e.g. 3) or at least 4 hex digits of its UUID"),
-                                     ("zz12", "is not a run"), ("", "is not a run"), ("ab'cd", "is not a run"), ("%", "is not a run")] {
+                                     ("zz12", "is not a run"), ("0", "is not a run"), ("", "is not a run"), ("ab'cd", "is not a run"), ("%", "is not a run")] {
             #expect("\(reference)", performing: { _ = try reader.resolveRun(reference) }, throws: { "\($0)".contains(message) })
         }
     }

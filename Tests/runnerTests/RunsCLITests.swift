@@ -103,6 +103,9 @@ struct RunsCLITests {
         #expect(result.stdout.contains("Spec keys that differ") && result.stdout.contains("model.pooling") && result.stdout.contains("Final metrics"))
         let pooling = try #require(lines(result.stdout).first { $0.hasPrefix("model.pooling") })
         #expect(pooling.contains("max") && pooling.contains("avg"))
+        let json = try runner("report", "--store", store, "--compare", String(try uuid(store, run: 1).prefix(4)), "2", "--format", "json")
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stderr)")
+        #expect(parsed["spec_keys_that_differ"] != nil && parsed["final_metrics"] != nil)
         let page = temporaryFolder() + "/compare.html"
         let html = try runner("report", "--store", store, "--compare", "1", "2", "--html", page)
         #expect(html.status == 0, "\(html.stderr)")
@@ -186,6 +189,26 @@ struct RunsCLITests {
         #expect(lines(result.stderr).count == 1, "\(arguments): \(result.stderr)")
         #expect(!result.stderr.contains("\u{1B}"))
         #expect(try storeBytes(store) == before, "\(arguments)")
+    }
+
+    @Test("runs commands on a missing store or a newer store: one line, exit 2, nothing created or changed")
+    func storesThatCannotBeUsed() throws {
+        let folder = temporaryFolder()
+        for command in [["runs", "tag", "1", "x"], ["runs", "note", "1", "x"], ["runs", "rm", "1", "--yes"], ["runs", "list"]] {
+            let result = try finish(launch(command + ["--store", folder + "/none.sqlite"]))
+            #expect(result.status == 2 && result.stderr.contains("no store here") && lines(result.stderr).count == 1, "\(command): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: folder + "/none.sqlite"))
+        }
+        let newer = try copyOfSweep()
+        let store = try RunStore(path: newer)
+        _ = try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v9')") }
+        try store.checkpointAndClose()
+        let before = try storeBytes(newer)
+        for command in [["runs", "tag", "1", "x"], ["runs", "rm", "1", "--yes"], ["report", "--compare", "1", "2"]] {
+            let result = try finish(launch(command + ["--store", newer]))
+            #expect(result.status == 2 && result.stderr.contains("was written by a newer ConvLab (store migrations v9 are unknown"), "\(command): \(result.stderr)")
+        }
+        #expect(try storeBytes(newer) == before)
     }
 
     @Test("runner schema --store-sql prints the schema-3 DDL")
