@@ -48,6 +48,17 @@ extension RunStore {
         }
     }
 
+    /// Refreshes the heartbeat of a run this process claimed. False when another process has
+    /// claimed it since (this one was silent past the stale limit, e.g. stopped with SIGSTOP):
+    /// the run is no longer this process's to train, and it should stop writing to it.
+    public func beat(run id: Int64, claimant: String, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND claimed_by = ?",
+                           arguments: [now, id, claimant])
+            return db.changesCount == 1
+        }
+    }
+
     /// The newest experiment recorded with this spec hash, with its runs in matrix order (each
     /// with its status and latest checkpoint), or nil when the store has never run that spec.
     public func findResumable(experimentSpecHash: String) throws(StoreError) -> (experimentID: Int64, runs: [StoredRun])? {

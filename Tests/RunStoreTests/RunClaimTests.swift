@@ -74,6 +74,20 @@ struct RunClaimTests {
         #expect(try store.storedRun(ids[0])?.heartbeatAt == start + 61)
     }
 
+    @Test("a process whose run was claimed by another after going silent learns it from its next beat, which changes nothing")
+    func takenOver() throws {
+        let (path, _, ids) = try queuedStore(runs: 1)
+        let store = try RunStore(path: path)
+        #expect(try store.claimRun(ids[0], staleAfter: 60, claimant: "a", now: 100))
+        #expect(try store.beat(run: ids[0], claimant: "a", now: 150))
+        #expect(try store.claimRun(ids[0], staleAfter: 60, claimant: "b", now: 211))
+        #expect(try !store.beat(run: ids[0], claimant: "a", now: 212))
+        #expect(try store.storedRun(ids[0])?.heartbeatAt == 211)
+        #expect(try store.beat(run: ids[0], claimant: "b", now: 213))
+        try store.finish(run: ids[0], status: .completed)
+        #expect(try !store.beat(run: ids[0], claimant: "b", now: 300))
+    }
+
     @Test("which runs can be claimed: the SQL and StoredRun.isClaimable agree, over random states")
     func claimRule() throws {
         var seeded = SplitMix(seed: 0xC1A1)
