@@ -98,7 +98,7 @@ struct Runs: ParsableCommand {
             try Runs.check(tag: tag)
             let ids = try Runs.resolve(Array(arguments.dropLast()), store: store.path)
             let removed = try Runs.withStore(store.path) { store throws(StoreError) in try store.untag(runs: ids, tag: tag) }
-            print(removed == 0 ? "no run of \(Runs.list(ids)) had the tag \"\(tag.terminalSafe)\"" : "removed \"\(tag.terminalSafe)\" from \(removed) run\(removed == 1 ? "" : "s")")
+            print(removed == 0 ? "\(Runs.list(ids)) did not have the tag \"\(tag.terminalSafe)\"; nothing was changed" : "removed \"\(tag.terminalSafe)\" from \(removed) run\(removed == 1 ? "" : "s")")
         }
     }
 
