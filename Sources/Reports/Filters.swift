@@ -48,16 +48,20 @@ public struct RunFilter: Sendable, Equatable {
     public var runIDs: [Int64] = []
     public var statuses: [String] = []
     public var wheres: [WhereClause] = []
+    /// Runs with any of these tags (`--tag`, repeatable).
+    public var tags: [String] = []
 
-    public init(experiment: String? = nil, runIDs: [Int64] = [], statuses: [String] = [], wheres: [WhereClause] = []) {
+    public init(experiment: String? = nil, runIDs: [Int64] = [], statuses: [String] = [], wheres: [WhereClause] = [], tags: [String] = []) {
         self.experiment = experiment
         self.runIDs = runIDs
         self.statuses = statuses
         self.wheres = wheres
+        self.tags = tags
     }
 
-    /// A WHERE clause over `runs r` (joined with `experiments e`).
-    var sql: (String, [SQLValue]) {
+    /// A WHERE clause over `runs r` (joined with `experiments e`). A store older than schema 3
+    /// has no tags, so no run of it matches a tag.
+    func sql(schemaVersion: Int) -> (String, [SQLValue]) {
         var conditions: [String] = []
         var arguments: [SQLValue] = []
         if let experiment {
@@ -76,6 +80,14 @@ public struct RunFilter: Sendable, Equatable {
         if !statuses.isEmpty {
             conditions.append("r.status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))")
             arguments += statuses.map { .text($0) }
+        }
+        if !tags.isEmpty {
+            if schemaVersion >= 3 {
+                conditions.append("r.id IN (SELECT run_id FROM run_tags WHERE tag IN (\(tags.map { _ in "?" }.joined(separator: ", "))))")
+                arguments += tags.map { .text($0) }
+            } else {
+                conditions.append("0")
+            }
         }
         for clause in wheres {
             let (sql, args) = clause.sql

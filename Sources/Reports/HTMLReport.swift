@@ -5,7 +5,10 @@ import RunStore
 /// loss and accuracy curves per run and per group, gradient norms per layer and the
 /// gradient-check summary. Written as well-formed XHTML so that any XML parser can read it.
 extension Reporter {
-    public func html(filter: RunFilter, groupBy keys: [String], targetAccuracy: Double) throws(StoreError) -> String {
+    /// With `comparing`, the page starts with `compare(a, b)`'s tables, and the charts overlay
+    /// the two runs (pass a filter of those two runs).
+    public func html(filter: RunFilter, groupBy keys: [String], targetAccuracy: Double,
+                     comparing: (Int64, Int64)? = nil) throws(StoreError) -> String {
         let rows = try runRows(filter)
         let (matrixKeys, matrixValues) = try self.matrixKeys(rows)
         func label(_ row: RunRow) -> String {
@@ -16,6 +19,11 @@ extension Reporter {
         var body = "<h1>ConvLab report</h1>\n<p class=\"meta\">\(escape(reader.path)) · \(rows.count) run\(rows.count == 1 ? "" : "s") · generated \(escape(ISO8601DateFormatter().string(from: Date())))</p>\n"
         guard !rows.isEmpty else { return page(body + "<p>No runs match.</p>\n") }
 
+        if let (a, b) = comparing {
+            for section in try compare(a, b).sections {
+                body += "<h2>\(escape(section.title))</h2>\n" + (section.table.map(htmlTable) ?? "<p>\(escape(section.text ?? ""))</p>\n")
+            }
+        }
         body += "<h2>Runs</h2>\n" + htmlTable(try runs(filter).sections[0].table)
 
         let idList = ids.map { _ in "?" }.joined(separator: ", ")

@@ -11,9 +11,8 @@ extension Reporter {
             FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?
             """, arguments: [.integer(id)])
         guard let row = info.rows.first else {
-            let count = try reader.query("SELECT COUNT(*), MIN(id), MAX(id) FROM runs").rows.first
-            let range = count.flatMap { $0[0].double.map(Int.init) }.map { $0 == 0 ? "the store has no runs" : "runs are numbered \(count?[1].description ?? "?")…\(count?[2].description ?? "?")" } ?? ""
-            throw StoreError(.unknownRun, path: reader.path, "no run with id \(id); \(range) (see `runner report`)")
+            _ = try reader.resolveRun(String(id))     // throws the store's message for an unknown id
+            throw StoreError(.unknownRun, path: reader.path, "no run with id \(id) (see `runner report`)")
         }
         let statusRow = try runRows(RunFilter(runIDs: [id])).first
         func date(_ v: SQLValue) -> String {
@@ -28,7 +27,8 @@ extension Reporter {
             ("started", date(row[11])), ("finished", date(row[12])), ("host", row[6].string ?? ""), ("os", row[7].string ?? ""),
             ("versions", "ConvLab \(row[8].string ?? "?"), \(row[9].string ?? "?"), \(row[10].string ?? "?")"),
         ] + (row[17].string.map { [("error", $0)] } ?? [])
-        let factTable = Table(columns: ["field", "value"], rows: facts.map { [$0.0, $0.1] })
+        let identity = try RunIdentity.load(reader, run: id)
+        let factTable = Table(columns: ["field", "value"], rows: (Array(facts.prefix(1)) + identity.leadingFacts + facts.dropFirst() + identity.provenanceFacts).map { [$0.0, $0.1] })
 
         let metrics = try reader.query("SELECT name, step, epoch, value, wall_time FROM metrics WHERE run_id = ? ORDER BY name, step",
                                        arguments: [.integer(id)])
@@ -82,7 +82,7 @@ extension Reporter {
         let eventTable = Table(columns: ["time", "kind", "message"], rows: events.rows.map { [date($0[0]), $0[1].string ?? "", $0[2].string ?? ""] })
 
         return ReportDocument([
-            .init(title: "Run \(id)", table: factTable),
+            .init(title: "Run \(id)", table: factTable)] + identity.notesSection + [
             .init(title: "Curves", text: charts.isEmpty ? "(no metrics yet)\n" : charts,
                   machineTable: Table(query: QueryResult(columns: ["name", "step", "epoch", "value", "wall_time"], rows: metrics.rows))),
             .init(title: "Gradient norms (L2) per layer", table: normSeries.isEmpty ? nil : normTable,

@@ -60,7 +60,7 @@ public struct Reporter {
     public init(reader: StoreReader) { self.reader = reader }
 
     struct RunRow {
-        var id: Int64, experiment: String, variant: String, variantLabel: String, status: String, heartbeat: Double?
+        var id: Int64, uuid: String?, experiment: String, variant: String, variantLabel: String, status: String, heartbeat: Double?
         var started: Double?, finished: Double?, epochsDone: Int, epochsPlanned: Int, error: String?
         var finalTrainLoss: Double?, finalTestAccuracy: Double?, bestTestAccuracy: Double?
         var checked: Int, passed: Int, failed: Int, skipped: Int, trivial: Int, worstRelativeError: Double?
@@ -71,13 +71,13 @@ public struct Reporter {
 
     /// The runs matching `filter`, oldest first, with their final metrics and check summary.
     func runRows(_ filter: RunFilter) throws(StoreError) -> [RunRow] {
-        let (condition, arguments) = filter.sql
+        let (condition, arguments) = filter.sql(schemaVersion: reader.schemaVersion)
         let result = try reader.query("""
             SELECT r.id, e.name, r.variant, r.variant_label, r.status, r.heartbeat_at, r.started_at, r.finished_at,
                    r.epochs_done, r.epochs_planned, r.error,
                    f.final_train_loss, f.final_test_accuracy, f.best_test_accuracy,
                    COALESCE(c.checked, 0), COALESCE(c.passed, 0), COALESCE(c.failed, 0), COALESCE(c.skipped, 0), c.worst_rel_error,
-                   COALESCE(c.trivial, 0)
+                   COALESCE(c.trivial, 0), \(uuidColumn)
             FROM runs r
             JOIN experiments e ON e.id = r.experiment_id
             JOIN run_final_metrics f ON f.run_id = r.id
@@ -90,7 +90,7 @@ public struct Reporter {
             ORDER BY r.id
             """, arguments: arguments + arguments)
         return result.rows.map { v in
-            RunRow(id: Int64(v[0].double ?? 0), experiment: v[1].string ?? "", variant: v[2].string ?? "{}", variantLabel: v[3].string ?? "",
+            RunRow(id: Int64(v[0].double ?? 0), uuid: v[20].string, experiment: v[1].string ?? "", variant: v[2].string ?? "{}", variantLabel: v[3].string ?? "",
                    status: v[4].string ?? "", heartbeat: v[5].double, started: v[6].double, finished: v[7].double,
                    epochsDone: Int(v[8].double ?? 0), epochsPlanned: Int(v[9].double ?? 0), error: v[10].string,
                    finalTrainLoss: v[11].double, finalTestAccuracy: v[12].double, bestTestAccuracy: v[13].double,
@@ -98,6 +98,24 @@ public struct Reporter {
                    skipped: Int(v[17].double ?? 0), trivial: Int(v[19].double ?? 0), worstRelativeError: v[18].double)
         }
     }
+
+    /// `r.uuid`, or NULL in a store older than schema 3 (read as it is: report never upgrades it).
+    var uuidColumn: String { reader.schemaVersion >= 3 ? "r.uuid" : "NULL" }
+
+    /// Each run's tags, comma-separated, for the runs that have any.
+    func tagLists(_ ids: [Int64]) throws(StoreError) -> [Int64: String] {
+        guard reader.schemaVersion >= 3, !ids.isEmpty else { return [:] }
+        let result = try reader.query("""
+            SELECT run_id, group_concat(tag, ', ') FROM (SELECT run_id, tag FROM run_tags
+            WHERE run_id IN (\(ids.map { _ in "?" }.joined(separator: ", "))) ORDER BY run_id, tag) GROUP BY run_id
+            """, arguments: ids.map { .integer($0) })
+        var tags: [Int64: String] = [:]
+        for row in result.rows { if let id = row[0].double, let list = row[1].string { tags[Int64(id)] = list } }
+        return tags
+    }
+
+    /// The first 8 characters of a UUID: enough to tell runs apart in a table.
+    static func shortUUID(_ uuid: String?) -> String { uuid.map { String($0.prefix(8)) } ?? "–" }
 
     func displayStatus(_ row: RunRow) -> String {
         if row.status == "running", let heartbeat = row.heartbeat, now - heartbeat > staleAfter {
@@ -134,33 +152,44 @@ public struct Reporter {
     public func runs(_ filter: RunFilter) throws(StoreError) -> ReportDocument {
         let rows = try runRows(filter)
         let (keys, values) = try matrixKeys(rows)
-        let table = Table(
-            columns: ["run", "experiment", "variant", "status", "epochs", "train loss", "test acc", "best acc", "checks ✓/✗/skip/trivial", "worst rel err", "time"],
+        let tags = try tagLists(rows.map(\.id))
+        // The tags column only when some run has a tag: most stores have none.
+        let showTags = !tags.isEmpty
+        var table = Table(
+            columns: ["run", "uuid", "experiment", "variant", "status", "epochs", "train loss", "test acc", "best acc", "checks ✓/✗/skip/trivial", "worst rel err", "time"],
             rows: rows.map { row in
                 let variant = keys.isEmpty ? (row.variantLabel.isEmpty ? "–" : row.variantLabel)
                     : keys.map { "\(Self.shortKey($0))=\(values[row.id]?[$0] ?? "–")" }.joined(separator: " ")
                 let duration = row.started.map { (row.finished ?? row.heartbeat ?? $0) - $0 }
-                return [String(row.id), row.experiment, variant, displayStatus(row), "\(row.epochsDone)/\(row.epochsPlanned)",
+                return [String(row.id), Self.shortUUID(row.uuid), row.experiment, variant, displayStatus(row), "\(row.epochsDone)/\(row.epochsPlanned)",
                         Numbers.fixed(row.finalTrainLoss), Numbers.fixed(row.finalTestAccuracy), Numbers.fixed(row.bestTestAccuracy),
                         row.checked == 0 ? "–" : "\(row.passed)/\(row.failed)/\(row.skipped)/\(row.trivial)" + (row.checksConclusive ? "" : " inconclusive"),
                         Numbers.scientific(row.worstRelativeError), Numbers.duration(duration)]
             },
-            alignments: [.right, .left, .left, .left, .right, .right, .right, .right, .left, .right, .right],
+            alignments: [.right, .left, .left, .left, .left, .right, .right, .right, .right, .left, .right, .right],
             values: rows.map { row in
                 let duration = row.started.map { (row.finished ?? row.heartbeat ?? $0) - $0 }
                 let variant = keys.isEmpty ? row.variantLabel : keys.map { "\($0)=\(values[row.id]?[$0] ?? "")" }.joined(separator: ", ")
-                return [.number(Double(row.id)), .text(row.experiment), .text(variant), .text(displayStatus(row)),
+                return [.number(Double(row.id)), row.uuid.map { .text($0) } ?? .null, .text(row.experiment), .text(variant), .text(displayStatus(row)),
                         .number(Double(row.epochsDone)), num(row.finalTrainLoss), num(row.finalTestAccuracy), num(row.bestTestAccuracy),
                         .text(GradientCheckSummary.words(passed: row.passed, failed: row.failed, skipped: row.skipped, trivial: row.trivial,
                                                          conclusive: row.checksConclusive)),
                         num(row.worstRelativeError), num(duration)]
             })
+        if showTags {
+            table.columns.insert("tags", at: 4)
+            table.alignments.insert(.left, at: 4)
+            for (r, row) in rows.enumerated() {
+                table.rows[r].insert(tags[row.id] ?? "", at: 4)
+                table.values?[r].insert(.text(tags[row.id] ?? ""), at: 4)
+            }
+        }
         return ReportDocument([.init(title: "Runs", table: table)])
     }
 
     /// `--history`: every metric row of the selected runs.
     public func history(_ filter: RunFilter) throws(StoreError) -> ReportDocument {
-        let (condition, arguments) = filter.sql
+        let (condition, arguments) = filter.sql(schemaVersion: reader.schemaVersion)
         let result = try reader.query("""
             SELECT m.run_id, m.name, m.step, m.epoch, m.value, m.wall_time
             FROM metrics m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.id = r.experiment_id

@@ -109,11 +109,29 @@ public enum RunStatus: String, Sendable, CaseIterable {
 }
 
 /// What a new run row records about where and how it ran.
-public struct RunProvenance: Sendable {
+public struct RunProvenance: Sendable, Equatable {
     public var host: String, os: String, convlabVersion: String, swiftVersion: String, blas: String
-    public init(host: String, os: String, convlabVersion: String, swiftVersion: String, blas: String) {
+    /// The full argv of the process, as a JSON array.
+    public var commandLine: String?
+    /// HEAD of the git repository the spec file lives in, and whether it had uncommitted changes
+    /// to tracked files; nil outside a repository.
+    public var gitCommit: String?, gitDirty: Bool?
+    /// /proc/cpuinfo's "model name".
+    public var cpuModel: String?
+
+    public init(host: String, os: String, convlabVersion: String, swiftVersion: String, blas: String,
+                commandLine: String? = nil, gitCommit: String? = nil, gitDirty: Bool? = nil, cpuModel: String? = nil) {
         self.host = host; self.os = os; self.convlabVersion = convlabVersion; self.swiftVersion = swiftVersion; self.blas = blas
+        self.commandLine = commandLine; self.gitCommit = gitCommit; self.gitDirty = gitDirty; self.cpuModel = cpuModel
     }
+}
+
+/// Why a run failed, which decides whether a worker may claim it again.
+public enum FailureKind: String, Sendable, CaseIterable {
+    /// Its spec or data cannot train: trying again gives the same.
+    case spec
+    /// The process or the machine failed: worth another try.
+    case crash
 }
 
 /// A new run, before it is inserted.

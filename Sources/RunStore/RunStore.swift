@@ -12,40 +12,45 @@ public final class RunStore: @unchecked Sendable {
     /// A store of a newer schema, or a file that is not a store, is refused and left untouched.
     public init(path: String) throws(StoreError) {
         self.path = path
-        // Two processes creating one store at the same moment can meet while one of them switches
-        // the new file to WAL, which SQLite reports as "database is locked" at once instead of
-        // waiting: the open is tried again for a few seconds before that is an error.
-        var attempt = 0
+        // While another process creates the file or switches it to WAL, SQLite can report it busy
+        // without waiting; that passes within moments, so opening is tried again for a while.
+        var attempts = 0
         while true {
             do {
                 writer = try Self.open(path: path)
                 return
-            } catch where error.kind == .locked && attempt < 50 {
-                attempt += 1
-                usleep(useconds_t(20_000 + 4_000 * attempt))
+            } catch where error.kind == .busy && attempts < 100 {
+                attempts += 1
+                usleep(50_000)
             }
         }
     }
 
-    static func open(path: String) throws(StoreError) -> any DatabaseWriter {
+    static func open(path: String) throws(StoreError) -> DatabasePool {
         if FileManager.default.fileExists(atPath: path) {
-            _ = try Self.inspect(path: path)     // read-only look first: refuse before touching the file
+            _ = try inspect(path: path)     // read-only look first: refuse before touching the file
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(60)
         configuration.foreignKeysEnabled = true
         do {
-            let writer = try DatabasePool(path: path, configuration: configuration)
-            try writer.write { db in try Self.migrate(db, path: path) }
-            return writer
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            do {
+                try StoreMigrations.migrate(pool, path: path)
+            } catch {
+                try? pool.close()
+                throw error
+            }
+            return pool
         } catch let error as StoreError {
             throw error
         } catch {
-            throw Self.translate(error, path: path)
+            throw translate(error, path: path)
         }
     }
 
-    /// The schema version of an existing store, refusing files that are not stores or are newer.
+    /// The schema version of an existing store (nil for an empty file), refusing files that are
+    /// not stores or that a newer ConvLab wrote, without changing them.
     static func inspect(path: String) throws(StoreError) -> Int? {
         do {
             var configuration = Configuration()
@@ -55,34 +60,21 @@ public final class RunStore: @unchecked Sendable {
             defer { try? queue.close() }
             return try queue.read { db throws -> Int? in
                 guard try db.tableExists("meta") else {
-                    let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                    // grdb_migrations alone: another process is creating this store (the migrator makes
+                    // that table before the first migration's transaction).
+                    let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'grdb_migrations'")
                     if tables.isEmpty { return nil }
                     throw StoreError(.notAStore, path: path, "is a SQLite file but not a ConvLab store (no meta table); choose another --store path")
                 }
-                let version = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'") ?? 0
-                if version > StoreSchema.currentVersion {
-                    throw StoreError(.newerSchema, path: path,
-                                     "was written by a newer ConvLab (store schema \(version), this build knows up to \(StoreSchema.currentVersion)); upgrade ConvLab to use it — the file was not changed")
+                if let reason = try StoreMigrations.newerStoreReason(db) {
+                    throw StoreError(.newerSchema, path: path, "was written by a newer ConvLab (\(reason)); upgrade ConvLab to use it — the file was not changed")
                 }
-                return version
+                return try StoreMigrations.schemaVersion(db)
             }
         } catch let error as StoreError {
             throw error
         } catch {
             throw translate(error, path: path)
-        }
-    }
-
-    static func migrate(_ db: Database, path: String) throws {
-        let version: Int = try db.tableExists("meta")
-            ? (try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'") ?? 0)
-            : 0
-        if version > StoreSchema.currentVersion {
-            throw StoreError(.newerSchema, path: path, "was written by a newer ConvLab (store schema \(version)); upgrade ConvLab to use it — the file was not changed")
-        }
-        for next in (version + 1)...max(version + 1, StoreSchema.currentVersion) where next <= StoreSchema.currentVersion {
-            try db.execute(sql: StoreSchema.migrations[next - 1])
-            try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(next)])
         }
     }
 
@@ -97,7 +89,7 @@ public final class RunStore: @unchecked Sendable {
             case .SQLITE_CANTOPEN:
                 return StoreError(.io, path: path, "cannot be opened (does its folder exist, and may it be written?)")
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                return StoreError(.locked, path: path, "database is locked by another process (the wait for it timed out); try again when it is done")
+                return StoreError(.busy, path: path, "is locked by another process for longer than ConvLab waits; try again when it is done")
             case .SQLITE_CORRUPT:
                 return StoreError(.notAStore, path: path, "is damaged (SQLite reports corruption)")
             default:
@@ -111,26 +103,34 @@ public final class RunStore: @unchecked Sendable {
         do { return try writer.write(body) } catch { throw Self.translate(error, path: path) }
     }
 
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try writer.read(body) } catch { throw Self.translate(error, path: path) }
+    }
+
     // MARK: writing
 
-    public func createExperiment(name: String, specPath: String?, specJSON: String) throws(StoreError) -> Int64 {
+    /// Records one `runner exec` of a spec. `specHash` identifies the spec, so that running it
+    /// again can find this experiment (`findResumable(experimentSpecHash:)`).
+    public func createExperiment(name: String, specPath: String?, specJSON: String, specHash: String? = nil) throws(StoreError) -> Int64 {
         try write { db in
-            try db.execute(sql: "INSERT INTO experiments(name, spec_path, spec_json, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [name, specPath, specJSON, Date().timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO experiments(name, spec_path, spec_json, created_at, spec_hash) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [name, specPath, specJSON, Date().timeIntervalSince1970, specHash])
             return db.lastInsertedRowID
         }
     }
 
-    /// Inserts a run (status `queued`) with its flattened parameters.
+    /// Inserts a run (status `queued`, a fresh UUID) with its flattened parameters.
     public func createRun(_ run: NewRun) throws(StoreError) -> Int64 {
         try write { db in
+            let p = run.provenance
             try db.execute(sql: """
-                INSERT INTO runs(experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
-                                 epochs_planned, host, os, convlab_version, swift_version, blas)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
-                """, arguments: [run.experimentID, run.runIndex, run.variant, run.variantLabel, run.specJSON, run.specHash,
-                                 Int64(bitPattern: run.seed), run.epochsPlanned, run.provenance.host, run.provenance.os,
-                                 run.provenance.convlabVersion, run.provenance.swiftVersion, run.provenance.blas])
+                INSERT INTO runs(uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+                                 epochs_planned, host, os, convlab_version, swift_version, blas,
+                                 command_line, git_commit, git_dirty, cpu_model)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [UUID().uuidString.lowercased(), run.experimentID, run.runIndex, run.variant, run.variantLabel,
+                                 run.specJSON, run.specHash, Int64(bitPattern: run.seed), run.epochsPlanned, p.host, p.os,
+                                 p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel])
             let id = db.lastInsertedRowID
             let insert = try db.makeStatement(sql: "INSERT INTO params(run_id, key, value_text, value_real) VALUES (?, ?, ?, ?)")
             // value_real is for comparing numbers; a non-finite one (which validation refuses) is
@@ -186,11 +186,14 @@ public final class RunStore: @unchecked Sendable {
         }
     }
 
-    public func finish(run id: Int64, status: RunStatus, error: String? = nil) throws(StoreError) {
+    /// Ends a run. A `failed` run is a spec failure (not claimed again) unless `failureKind`
+    /// says it crashed.
+    public func finish(run id: Int64, status: RunStatus, error: String? = nil, failureKind: FailureKind? = nil) throws(StoreError) {
         let now = Date().timeIntervalSince1970
+        let kind = status == .failed ? (failureKind ?? .spec).rawValue : nil
         try write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ? WHERE id = ?",
-                           arguments: [status.rawValue, now, now, error, id])
+            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ?, failure_kind = ? WHERE id = ?",
+                           arguments: [status.rawValue, now, now, error, kind, id])
         }
     }
 }
@@ -201,6 +204,9 @@ extension RunStore {
     /// finished `runner exec` is then whole in its one file, even if someone copies only that.
     public func close() throws(StoreError) {
         do {
+            // Reader connections (reads through the pool) go first: SQLite folds the WAL away only
+            // when the last connection to close is one that may write.
+            (writer as? DatabasePool)?.releaseMemory()
             try writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
             try writer.close()
         } catch {
@@ -211,6 +217,7 @@ extension RunStore {
     /// Folds the WAL into the main file and closes the connections (tests compare file bytes).
     public func checkpointAndClose() throws(StoreError) {
         do {
+            (writer as? DatabasePool)?.releaseMemory()
             try writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             try writer.close()
         } catch {

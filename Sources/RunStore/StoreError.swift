@@ -6,8 +6,14 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case nonFiniteValue
         /// A query returned more rows, or ran longer, than it was allowed to.
         case queryLimit
-        /// Another process held the file past the busy timeout (or while it switched to WAL).
-        case locked
+        /// A run reference (a UUID prefix) matches several runs.
+        case ambiguousRun
+        /// A run is running with a fresh heartbeat, so it may not be deleted.
+        case liveRun
+        /// A value given to the store (a tag, a note, a checkpoint path) is not acceptable.
+        case invalidValue
+        /// Another connection held the store locked for longer than this one could wait.
+        case busy
     }
 
     public var kind: Kind

@@ -70,6 +70,9 @@ public struct QueryLimits: Sendable, Equatable {
 /// read-only flag, so no statement can change it.
 public final class StoreReader: @unchecked Sendable {
     public let path: String
+    /// meta.schema_version: a store older than this build is read as it is (opened read-only, it
+    /// is not upgraded), so views check for what older schemas lack.
+    public let schemaVersion: Int
     let queue: DatabaseQueue
 
     public init(path: String) throws(StoreError) {
@@ -77,9 +80,10 @@ public final class StoreReader: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.missing, path: path, "no store here; run `runner exec Experiments/smoke.json` to create one, or pass --store PATH")
         }
-        guard try RunStore.inspect(path: path) != nil else {
+        guard let version = try RunStore.inspect(path: path) else {
             throw StoreError(.notAStore, path: path, "is an empty SQLite file, not a ConvLab store; run `runner exec` to create one")
         }
+        schemaVersion = version
         do {
             var configuration = Configuration()
             configuration.readonly = true

@@ -2,11 +2,12 @@
 /// with its documentation; a test holds the two equal.
 public enum StoreSchema {
     /// The newest schema this build reads and writes.
-    public static let currentVersion = 2
+    public static let currentVersion = 3
 
-    /// migrations[v - 1] upgrades a store from version v − 1 to v. Each runs in one transaction
-    /// with the update of meta.schema_version, so a store is upgraded whole or not at all.
-    public static let migrations: [String] = [version1, version2]
+    /// migrations[v - 1] upgrades a store from version v − 1 to v. `StoreMigrations` registers
+    /// each with GRDB's DatabaseMigrator as "v1", "v2", …; each runs in one transaction with the
+    /// update of meta.schema_version, so a store is upgraded whole or not at all.
+    public static let migrations: [String] = [version1, version2, version3]
 
     /// The text of `Schemas/store.sql`: every migration, in order, under a header.
     public static var documentedSQL: String {
@@ -16,6 +17,9 @@ public enum StoreSchema {
         -- Every `runner exec` adds one experiments row and one runs row per matrix run; while a run trains,
         -- metrics, grad_norms, grad_checks and events grow, written in batched transactions together with
         -- the run's heartbeat. `runner report --sql` opens the file read-only. Times are Unix seconds.
+        -- Each version below is one migration of GRDB's DatabaseMigrator, recorded in grdb_migrations as
+        -- "v1", "v2", "v3"; meta.schema_version follows them (ConvLab builds from before the migrator read it
+        -- to refuse a newer store). A run's checkpoint files live in <store path>.artifacts/<run uuid>/.
         --
         -- Common questions, answered by the views at the end:
         --   SELECT * FROM run_final_metrics;                           -- last and best metrics per run
@@ -205,5 +209,127 @@ public enum StoreSchema {
            MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
     FROM grad_checks
     GROUP BY run_id;
+    """
+}
+
+extension StoreSchema {
+    /// Version 3: run identity (a UUID, since stores will be merged across machines and ids are
+    /// local), provenance, claiming by several workers, data-file hashes, checkpoints, tags and
+    /// notes. SQLite cannot add a UNIQUE column, nor a NOT NULL one without a default, so runs is
+    /// rebuilt with its rows copied, each existing run given a fresh version-4 UUID made of
+    /// SQLite's own random bytes (so that this text runs in any SQLite, the `sqlite3` shell too).
+    static let version3 = """
+    -- runs gains uuid, failure_kind, claimed_by and the provenance columns; rebuilt, rows copied
+    -- (with foreign keys off, SQLite's default, as the migrator runs it).
+    DROP VIEW IF EXISTS run_final_metrics;
+    CREATE TABLE runs_v3 (
+        id              INTEGER PRIMARY KEY,
+        uuid            TEXT NOT NULL UNIQUE,   -- lower-case RFC 4122 version 4: the run's name in any store; ids are local
+        experiment_id   INTEGER NOT NULL REFERENCES experiments(id),
+        run_index       INTEGER NOT NULL,    -- 1-based position in the experiment's matrix
+        variant         TEXT NOT NULL,       -- JSON object of the matrix keys set for this run
+        variant_label   TEXT NOT NULL,       -- the same as "key=value, ..." ('' for a single run)
+        spec_json       TEXT NOT NULL,       -- the resolved spec: every default filled in
+        spec_hash       TEXT NOT NULL,       -- SHA-256 of spec_json
+        seed            INTEGER NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN
+                        ('queued', 'running', 'completed', 'failed', 'interrupted', 'diverged')),
+        failure_kind    TEXT CHECK (failure_kind IN ('spec', 'crash')),
+                                             -- of a failed run: 'spec' (its spec or data cannot train; trying
+                                             -- again gives the same), 'crash' (the process or machine failed;
+                                             -- a worker may claim it again). NULL otherwise
+        claimed_by      TEXT,                -- "host:pid" of the process that last claimed the run
+        started_at      REAL,
+        finished_at     REAL,
+        heartbeat_at    REAL,                -- refreshed while running; old means the process died
+        epochs_planned  INTEGER NOT NULL,
+        epochs_done     INTEGER NOT NULL DEFAULT 0,
+        steps_done      INTEGER NOT NULL DEFAULT 0,
+        host            TEXT,
+        os              TEXT,
+        cpu_model       TEXT,                -- /proc/cpuinfo "model name"
+        convlab_version TEXT,
+        swift_version   TEXT,
+        blas            TEXT,                -- BLAS library and the kernel it picked
+        command_line    TEXT,                -- the full argv of the process that created the run, a JSON array
+        git_commit      TEXT,                -- HEAD of the git repository the spec file lives in; NULL outside one
+        git_dirty       INTEGER,             -- 1 when that repository had uncommitted changes to tracked files
+        error           TEXT                 -- why a run failed or diverged
+    );
+    INSERT INTO runs_v3(id, uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+                        failure_kind, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
+                        host, os, convlab_version, swift_version, blas, error)
+    SELECT id, lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'
+                     || substr('89ab', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+           experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+           CASE WHEN status = 'failed' THEN 'spec' END, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
+           host, os, convlab_version, swift_version, blas, error
+    FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_v3 RENAME TO runs;
+    CREATE INDEX runs_by_experiment ON runs(experiment_id);
+    CREATE INDEX runs_by_spec_hash ON runs(spec_hash);
+    CREATE INDEX events_by_run ON events(run_id);
+
+    -- The hash of the experiment's resolved spec: running a spec again continues the newest
+    -- experiment with the same hash (NULL for experiments recorded before schema 3).
+    ALTER TABLE experiments ADD COLUMN spec_hash TEXT;
+    CREATE INDEX experiments_by_spec_hash ON experiments(spec_hash);
+
+    -- A data file's SHA-256, computed once per (path, size, mtime): a cache, one row per path.
+    CREATE TABLE data_files (
+        path        TEXT PRIMARY KEY,        -- absolute path
+        size        INTEGER NOT NULL,        -- bytes when hashed
+        mtime       REAL NOT NULL,           -- modification time when hashed, Unix seconds
+        sha256      TEXT NOT NULL            -- lower-case hex
+    );
+
+    -- The data files a run read, with their SHA-256 at the time.
+    CREATE TABLE run_data_files (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        path        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        PRIMARY KEY (run_id, path)
+    );
+
+    -- Training-state checkpoints (safetensors files), one per run and epoch. path is relative to
+    -- the run's artifacts folder, <store path>.artifacts/<run uuid>/.
+    CREATE TABLE checkpoints (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        epoch       INTEGER NOT NULL,        -- epochs done when written
+        step        INTEGER NOT NULL,        -- optimisation steps done when written
+        path        TEXT NOT NULL,           -- e.g. epoch-0003.safetensors
+        bytes       INTEGER NOT NULL,
+        sha256      TEXT NOT NULL,           -- of the whole file, lower-case hex
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+    );
+
+    -- Labels people give runs (`runner runs tag`); `runner report --tag` filters by them.
+    CREATE TABLE run_tags (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        tag         TEXT NOT NULL,
+        PRIMARY KEY (run_id, tag)
+    );
+    CREATE INDEX run_tags_by_tag ON run_tags(tag);
+
+    -- Free-text notes on runs (`runner runs note`), oldest first.
+    CREATE TABLE run_notes (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        time        REAL NOT NULL,
+        text        TEXT NOT NULL
+    );
+    CREATE INDEX run_notes_by_run ON run_notes(run_id, time);
+
+    -- One row per run: last and best values of the epoch metrics (unchanged; recreated with runs).
+    CREATE VIEW run_final_metrics AS
+    SELECT r.id AS run_id,
+           r.epochs_done,
+           (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'train_loss' ORDER BY step DESC LIMIT 1) AS final_train_loss,
+           (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_loss' ORDER BY step DESC LIMIT 1) AS final_test_loss,
+           (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_accuracy' ORDER BY step DESC LIMIT 1) AS final_test_accuracy,
+           (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_accuracy') AS best_test_accuracy,
+           (SELECT AVG(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'images_per_second') AS images_per_second
+    FROM runs r;
     """
 }

@@ -10,7 +10,9 @@ struct Report: ParsableCommand {
         Views:
           runner report                          one row per run
           runner report --group-by model.pooling compare groups of runs
-          runner report --run 3                  one run: spec, curves, checks
+          runner report --run 3                  one run: spec, curves, checks, provenance (--run 3f2a: a UUID prefix)
+          runner report --compare 3 5            spec keys that differ, final metrics side by side
+          runner report --tag baseline           only runs tagged so (see `runner runs tag`)
           runner report --history --format csv   every metric row
           runner report --sql "SELECT * FROM run_final_metrics"
           runner report --sql                    tables, views and columns
@@ -30,8 +32,15 @@ struct Report: ParsableCommand {
 
     @OptionGroup var store: StoreOption
 
-    @Option(name: .customLong("run"), help: ArgumentHelp("Show this run in detail (given once), or only these runs (repeated).", valueName: "id"))
-    var runs: [Int64] = []
+    @Option(name: .customLong("run"), help: ArgumentHelp("Show this run in detail (given once), or only these runs (repeated): an id or at least 4 hex digits of its UUID.", valueName: "run"))
+    var runs: [String] = []
+
+    @Option(name: .customLong("tag"), help: ArgumentHelp("Only runs with this tag (repeat: runs with any of them).", valueName: "tag"))
+    var tags: [String] = []
+
+    @Option(name: .customLong("compare"), parsing: .upToNextOption,
+            help: ArgumentHelp("Compare two runs: the spec keys that differ and the final metrics side by side (with --html, their curves overlaid).", valueName: "run"))
+    var compare: [String] = []
 
     @Option(help: ArgumentHelp("Only runs of this experiment (name or id).", valueName: "name"))
     var experiment: String?
@@ -83,15 +92,38 @@ struct Report: ParsableCommand {
 
     func run() throws {
         let format = OutputFormat(rawValue: format) ?? .table
+        guard compare.isEmpty || compare.count == 2 else {
+            Console.error("error: --compare takes two runs (ids or UUID prefixes), got \(compare.count): \(compare.joined(separator: " ")); e.g. --compare 3 5")
+            throw ExitCode(2)
+        }
+        for tag in tags where tag.isEmpty {
+            Console.error("error: --tag may not be empty; give the tag, e.g. --tag baseline")
+            throw ExitCode(2)
+        }
         do {
             let reader = try StoreReader(path: store.path)
             var reporter = Reporter(reader: reader)
             reporter.staleAfter = staleAfter
-            var filter = RunFilter(experiment: experiment, runIDs: runs, statuses: status)
+            let runIDs = try runs.map { reference throws(StoreError) in try reader.resolveRun(reference) }
+            var filter = RunFilter(experiment: experiment, runIDs: runIDs, statuses: status, tags: tags)
             filter.wheres = try wheres.map { text throws(ReportError) in try WhereClause.parse(text) }
 
             if let sql {
                 try runSQL(sql, reader: reader, format: format)
+                return
+            }
+            let compared = try compare.map { reference throws(StoreError) in try reader.resolveRun(reference) }
+            if compared.count == 2 {
+                let pair = (compared[0], compared[1])
+                let document = try reporter.compare(pair.0, pair.1)
+                if let html {
+                    try OutputFile.check(html, protecting: [store.path])
+                    let text = try reporter.html(filter: RunFilter(runIDs: compared), groupBy: [], targetAccuracy: targetAccuracy, comparing: pair)
+                    try OutputFile.write(text, to: html, protecting: [store.path])
+                    print("wrote \(html.terminalSafe)")
+                } else {
+                    print(document.render(format, width: Console.width), terminator: "")
+                }
                 return
             }
             if try reader.query("SELECT COUNT(*) FROM runs").rows.first?.first?.double ?? 0 == 0 {
@@ -111,8 +143,8 @@ struct Report: ParsableCommand {
                 document = try reporter.history(filter)
             } else if !groupBy.isEmpty {
                 document = try reporter.groups(by: groupBy, filter: filter, targetAccuracy: targetAccuracy)
-            } else if runs.count == 1, experiment == nil, status.isEmpty, wheres.isEmpty {
-                document = try reporter.run(runs[0], chartWidth: max(30, min(100, Console.width - 14)))
+            } else if runIDs.count == 1, experiment == nil, status.isEmpty, wheres.isEmpty, tags.isEmpty {
+                document = try reporter.run(runIDs[0], chartWidth: max(30, min(100, Console.width - 14)))
             } else {
                 document = try reporter.runs(filter)
             }

@@ -49,11 +49,11 @@ struct ReportsTests {
         let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
         let table = try #require(try reporter.runs(RunFilter()).sections.first?.table)
         #expect(table.rows.count == 4)
-        #expect(table.rows[0][2] == "pooling=max learning_rate=0.05")
-        #expect(table.rows[0][3] == "completed")
-        #expect(table.rows[0][6] == "0.8800" && table.rows[0][7] == "0.8800")
-        #expect(table.rows[0][8] == "1/0/1/0")     // passed/failed/skipped/trivial; 1 of 2 skipped is still conclusive
-        #expect(table.rows[0][9] == "1.00e-04")     // the skipped entry's relative error of 1 does not count
+        #expect(table.cell(0, "variant") == "pooling=max learning_rate=0.05")
+        #expect(table.cell(0, "status") == "completed")
+        #expect(table.cell(0, "test acc") == "0.8800" && table.cell(0, "best acc") == "0.8800")
+        #expect(table.cell(0, Table.checksColumn) == "1/0/1/0")     // passed/failed/skipped/trivial; 1 of 2 skipped is still conclusive
+        #expect(table.cell(0, "worst rel err") == "1.00e-04")     // the skipped entry's relative error of 1 does not count
     }
 
     @Test("numeric --where compares numbers, text --where compares text")
@@ -119,7 +119,7 @@ struct ReportsTests {
         _ = try store.write { db in try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = heartbeat_at - 3600 WHERE id = 2") }
         let reporter = Reporter(reader: try StoreReader(path: path))
         let table = try #require(try reporter.runs(RunFilter(runIDs: [2])).sections.first?.table)
-        #expect(table.rows[0][3].hasPrefix("stale (1h00m silent)"))
+        #expect((table.cell(0, "status") ?? "").hasPrefix("stale (1h00m silent)"))
     }
 
     @Test("history holds every metric row, in CSV and JSON alike")
@@ -254,7 +254,7 @@ struct ReportsTests {
         try store.append(batch, run: 2, epochsDone: 3, stepsDone: 30)
         let reporter = Reporter(reader: try StoreReader(path: path))
         let table = try #require(try reporter.runs(RunFilter(runIDs: [1, 2])).sections.first?.table)
-        #expect(table.rows.map { $0[8] } == ["1/0/1/0", "1/0/1/2 inconclusive"])
+        #expect([table.cell(0, Table.checksColumn), table.cell(1, Table.checksColumn)] == ["1/0/1/0", "1/0/1/2 inconclusive"])
         let json = try reporter.runs(RunFilter(runIDs: [2])).render(.json, width: 80)
         #expect(json.contains("1 passed, 0 failed, 1 skipped, 2 trivial, inconclusive"))
         let detail = try reporter.run(2).render(.table, width: 200)
@@ -286,7 +286,7 @@ struct ReportsTests {
         }
         try queue.close()
         let reporter = Reporter(reader: try StoreReader(path: path))
-        #expect(try reporter.runs(RunFilter()).sections.first?.table?.rows.first?[8] == "1/0/0/0")
+        #expect(try reporter.runs(RunFilter()).sections.first?.table?.cell(0, Table.checksColumn) == "1/0/0/0")
         #expect(try reporter.run(1).render(.table, width: 200).contains("every checked entry passed"))
         #expect(try reporter.html(filter: RunFilter(), groupBy: [], targetAccuracy: 0.5).contains("<th>trivial</th>"))
     }
@@ -453,4 +453,13 @@ private final class Outcome: @unchecked Sendable {
     private var value: String?
     func set(_ message: String) { lock.withLock { value = message } }
     var message: String? { lock.withLock { value } }
+}
+
+extension Reports.Table {
+    static let checksColumn = "checks ✓/✗/skip/trivial"
+
+    /// The cell of `row` in the column named `column` (nil when there is no such column).
+    func cell(_ row: Int, _ column: String) -> String? {
+        columns.firstIndex(of: column).map { rows[row][$0] }
+    }
 }

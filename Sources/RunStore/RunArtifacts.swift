@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+
+/// What a run leaves beside the store: checkpoint files in its artifacts folder, and the
+/// hashes of the data files it read.
+extension RunStore {
+    /// `<store path>.artifacts/<run uuid>`: the folder of one run's checkpoints.
+    public static func artifactsFolder(storePath: String, runUUID: String) -> String {
+        storePath + ".artifacts/" + runUUID
+    }
+
+    public func artifactsFolder(runUUID: String) -> String { Self.artifactsFolder(storePath: path, runUUID: runUUID) }
+
+    // MARK: checkpoints
+
+    /// Records a checkpoint file (replacing the record of the same run and epoch). `path` is
+    /// relative to the run's artifacts folder and may not leave it.
+    public func addCheckpoint(_ checkpoint: CheckpointRecord) throws(StoreError) {
+        let parts = checkpoint.path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !checkpoint.path.isEmpty, !checkpoint.path.hasPrefix("/"), !parts.contains(".."), !parts.contains(""),
+              !checkpoint.path.unicodeScalars.contains(where: RunLabels.isControl) else {
+            throw StoreError(.invalidValue, path: path,
+                             "checkpoint path \"\(checkpoint.path)\" must be relative to the run's artifacts folder and stay inside it (e.g. epoch-0003.safetensors)")
+        }
+        guard checkpoint.epoch >= 0, checkpoint.step >= 0, checkpoint.bytes >= 0, checkpoint.sha256.count == 64,
+              checkpoint.sha256.allSatisfy(\.isHexDigit) else {
+            throw StoreError(.invalidValue, path: path, "checkpoint \(checkpoint.path) of run \(checkpoint.runID): epoch, step and bytes must be ≥ 0 and sha256 64 hex digits")
+        }
+        try write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [checkpoint.runID]) != nil else {
+                throw StoreError(.unknownRun, path: path, "no run with id \(checkpoint.runID); the checkpoint was not recorded")
+            }
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO checkpoints(run_id, epoch, step, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [checkpoint.runID, checkpoint.epoch, checkpoint.step, checkpoint.path, checkpoint.bytes,
+                                 checkpoint.sha256.lowercased(), checkpoint.createdAt])
+        }
+    }
+
+    /// The run's checkpoints, oldest epoch first.
+    public func checkpoints(run id: Int64) throws(StoreError) -> [CheckpointRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT epoch, step, path, bytes, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY epoch",
+                             arguments: [id]).map { row in
+                CheckpointRecord(runID: id, epoch: row[0], step: row[1], path: row[2], bytes: row[3], sha256: row[4], createdAt: row[5])
+            }
+        }
+    }
+
+    /// The checkpoint of the run's highest epoch, or nil when it has none.
+    public func latestCheckpoint(run id: Int64) throws(StoreError) -> CheckpointRecord? {
+        try checkpoints(run: id).last
+    }
+
+    /// Forgets one checkpoint record (with `keep: last`, once a newer file has replaced it).
+    public func deleteCheckpoint(run id: Int64, epoch: Int) throws(StoreError) {
+        try write { db in try db.execute(sql: "DELETE FROM checkpoints WHERE run_id = ? AND epoch = ?", arguments: [id, epoch]) }
+    }
+
+    // MARK: data files
+
+    /// The SHA-256 of a data file, from the cache when a hash of the same path, size and mtime is
+    /// there; otherwise `compute()`d (outside any transaction: it may take a while) and cached.
+    public func dataFileHash(path file: String, size: Int64, mtime: Double,
+                             compute: () throws(StoreError) -> String) throws(StoreError) -> String {
+        let cached = try read { db in
+            try String.fetchOne(db, sql: "SELECT sha256 FROM data_files WHERE path = ? AND size = ? AND mtime = ?",
+                                arguments: [file, size, mtime])
+        }
+        if let cached { return cached }
+        let hash = try compute()
+        try write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO data_files(path, size, mtime, sha256) VALUES (?, ?, ?, ?)",
+                           arguments: [file, size, mtime, hash])
+        }
+        return hash
+    }
+
+    /// The SHA-256 of the file at `file` (made absolute), through the cache.
+    public func dataFileHash(path file: String) throws(StoreError) -> String {
+        let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+        var info = stat()
+        guard stat(absolute, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw StoreError(.io, path: absolute, "is not a readable file, so its SHA-256 cannot be recorded")
+        }
+        let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) * 1e-9
+        return try dataFileHash(path: absolute, size: Int64(info.st_size), mtime: mtime) { () throws(StoreError) -> String in
+            try DataFileHash.sha256(file: absolute)
+        }
+    }
+
+    /// Records the data files a run read, hashing each (once per path, size and mtime).
+    /// Returns the recorded (absolute path, SHA-256) pairs.
+    @discardableResult
+    public func recordDataFiles(run id: Int64, files: [String]) throws(StoreError) -> [(path: String, sha256: String)] {
+        var hashed: [(path: String, sha256: String)] = []
+        for file in files {
+            let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            hashed.append((absolute, try dataFileHash(path: absolute)))
+        }
+        try write { db in
+            for (file, hash) in hashed {
+                try db.execute(sql: "INSERT OR REPLACE INTO run_data_files(run_id, path, sha256) VALUES (?, ?, ?)", arguments: [id, file, hash])
+            }
+        }
+        return hashed
+    }
+
+    /// The data files recorded for a run, by path.
+    public func dataFiles(run id: Int64) throws(StoreError) -> [(path: String, sha256: String)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT path, sha256 FROM run_data_files WHERE run_id = ? ORDER BY path", arguments: [id])
+                .map { (path: $0[0], sha256: $0[1]) }
+        }
+    }
+}

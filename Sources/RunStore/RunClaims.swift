@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+
+/// Claiming runs, so that several `runner exec` processes can work one sweep: a claim is one
+/// UPDATE … RETURNING, which SQLite runs under its write lock, so of two processes claiming the
+/// same run exactly one gets it.
+extension RunStore {
+    /// "host:pid" of this process: what `runs.claimed_by` records.
+    public static var claimant: String {
+        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// The runs a claim may take: never started or interrupted, failed by a crash (not by its
+    /// spec), or running with a heartbeat older than the stale limit (its process died).
+    static let claimableCondition = """
+        (status IN ('queued', 'interrupted')
+         OR (status = 'failed' AND failure_kind = 'crash')
+         OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < :now - :staleAfter)))
+        """
+
+    static let claimAssignments = """
+        status = 'running', heartbeat_at = :now, claimed_by = :claimant, started_at = COALESCE(started_at, :now),
+        finished_at = NULL, error = NULL, failure_kind = NULL
+        """
+
+    /// Claims run `id` for this process if it is claimable (see `StoredRun.isClaimable`): it is
+    /// then `running` with a fresh heartbeat. False when it is not claimable, or another
+    /// process claimed it first.
+    public func claimRun(_ id: Int64, staleAfter: TimeInterval, claimant: String = RunStore.claimant,
+                         now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Bool {
+        try write { db in
+            try Int64.fetchOne(db, sql: "UPDATE runs SET \(Self.claimAssignments) WHERE id = :id AND \(Self.claimableCondition) RETURNING id",
+                               arguments: ["id": id, "now": now, "staleAfter": staleAfter, "claimant": claimant]) != nil
+        }
+    }
+
+    /// Claims the first claimable run of an experiment (lowest run index), or returns nil when
+    /// none is left: what a worker of a shared sweep calls in a loop.
+    public func claimNextRun(experiment experimentID: Int64, staleAfter: TimeInterval, claimant: String = RunStore.claimant,
+                             now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Int64? {
+        try write { db in
+            try Int64.fetchOne(db, sql: """
+                UPDATE runs SET \(Self.claimAssignments)
+                WHERE id = (SELECT id FROM runs WHERE experiment_id = :experiment AND \(Self.claimableCondition) ORDER BY run_index, id LIMIT 1)
+                  AND \(Self.claimableCondition)
+                RETURNING id
+                """, arguments: ["experiment": experimentID, "now": now, "staleAfter": staleAfter, "claimant": claimant])
+        }
+    }
+
+    /// Refreshes the heartbeat of a run this process claimed. False when another process has
+    /// claimed it since (this one was silent past the stale limit, e.g. stopped with SIGSTOP):
+    /// the run is no longer this process's to train, and it should stop writing to it.
+    public func beat(run id: Int64, claimant: String, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND claimed_by = ?",
+                           arguments: [now, id, claimant])
+            return db.changesCount == 1
+        }
+    }
+
+    /// The newest experiment recorded with this spec hash, with its runs in matrix order (each
+    /// with its status and latest checkpoint), or nil when the store has never run that spec.
+    public func findResumable(experimentSpecHash: String) throws(StoreError) -> (experimentID: Int64, runs: [StoredRun])? {
+        try read { db in
+            guard let experiment = try Int64.fetchOne(db, sql: "SELECT id FROM experiments WHERE spec_hash = ? ORDER BY id DESC LIMIT 1",
+                                                      arguments: [experimentSpecHash]) else { return nil }
+            return (experiment, try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [experiment]))
+        }
+    }
+
+    /// One run as stored, or nil when there is no run with this id.
+    public func storedRun(_ id: Int64) throws(StoreError) -> StoredRun? {
+        try read { db in try Self.storedRuns(db, where: "r.id = ?", arguments: [id]).first }
+    }
+
+    static func storedRuns(_ db: Database, where condition: String, arguments: StatementArguments) throws -> [StoredRun] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT r.id, r.uuid, r.experiment_id, r.run_index, r.variant, r.variant_label, r.spec_hash, r.status, r.failure_kind,
+                   r.heartbeat_at, r.claimed_by, r.epochs_planned, r.epochs_done, r.steps_done,
+                   c.epoch, c.step, c.path, c.bytes, c.sha256, c.created_at
+            FROM runs r
+            LEFT JOIN checkpoints c ON c.run_id = r.id AND c.epoch = (SELECT MAX(epoch) FROM checkpoints WHERE run_id = r.id)
+            WHERE \(condition)
+            ORDER BY r.run_index, r.id
+            """, arguments: arguments)
+        return rows.map { row in
+            let id: Int64 = row[0]
+            let checkpoint: CheckpointRecord? = (row[14] as Int?).map { epoch in
+                CheckpointRecord(runID: id, epoch: epoch, step: row[15], path: row[16], bytes: row[17], sha256: row[18], createdAt: row[19])
+            }
+            return StoredRun(id: id, uuid: row[1], experimentID: row[2], runIndex: row[3], variant: row[4], variantLabel: row[5],
+                             specHash: row[6], status: RunStatus(rawValue: row[7]) ?? .failed,
+                             failureKind: (row[8] as String?).flatMap(FailureKind.init(rawValue:)),
+                             heartbeatAt: row[9], claimedBy: row[10], epochsPlanned: row[11], epochsDone: row[12], stepsDone: row[13],
+                             latestCheckpoint: checkpoint)
+        }
+    }
+}
