@@ -151,6 +151,9 @@ public final class StoreReader: @unchecked Sendable {
                                  "the query ran longer than \(Self.seconds(limits.seconds)) and was stopped; narrow it (WHERE, LIMIT) or raise --timeout")
             }
             if error.resultCode == .SQLITE_READONLY { throw RunStore.translate(error, path: path) }
+            if error.message == "not authorized", sql.range(of: "load_extension", options: .caseInsensitive) != nil {
+                throw StoreError(.readOnlyViolation, path: path, "load_extension is refused: report --sql reads this store and loads no code")
+            }
             throw StoreError(.badQuery, path: path, "SQL error: \(error.message ?? "\(error)")")
         } catch {
             throw RunStore.translate(error, path: path)

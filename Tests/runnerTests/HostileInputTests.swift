@@ -397,7 +397,7 @@ extension HostileCase {
         .sql("UPDATE", "UPDATE runs SET status = 'failed'", "read-only"),
         .sql("ATTACH", "ATTACH DATABASE '/tmp/convlab-attached.sqlite' AS other", "ATTACH is refused"),
         .sql("VACUUM INTO", "VACUUM INTO '/tmp/convlab-vacuumed.sqlite'", "read-only"),
-        .sql("load_extension", "SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", "not authorized"),
+        .sql("load_extension", "SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", "load_extension is refused"),
         .sql("PRAGMA that writes", "PRAGMA journal_mode = DELETE", "read-only"),
         .sql("several statements", "SELECT 1; DELETE FROM runs", "one statement at a time"),
         .sql("a syntax error", "SELEC 1", "syntax error"),
