@@ -122,7 +122,7 @@ struct Report: ParsableCommand {
                     try OutputFile.write(text, to: html, protecting: [store.path])
                     print("wrote \(html.terminalSafe)")
                 } else {
-                    print(document.render(format, width: Console.width), terminator: "")
+                    emit(document.render(format, width: Console.width), format)
                 }
                 return
             }
@@ -152,7 +152,7 @@ struct Report: ParsableCommand {
                 Console.error("no runs match the filters")
                 throw ExitCode(1)
             }
-            print(document.render(format, width: Console.width), terminator: "")
+            emit(document.render(format, width: Console.width), format)
         } catch let error as StoreError {
             Console.error("error: \(error)")
             throw ExitCode(2)
@@ -162,23 +162,36 @@ struct Report: ParsableCommand {
         }
     }
 
+    /// Prints a rendered view. CSV keeps the text exactly for the programs that read it, but when
+    /// it goes to a terminal its control characters are escaped like every other view's.
+    func emit(_ text: String, _ format: OutputFormat) {
+        guard format == .csv, Console.isTerminal(STDOUT_FILENO) else { return print(text, terminator: "") }
+        print(text.components(separatedBy: "\r\n").map { TerminalText.escaped($0, keepingNewlines: true) }.joined(separator: "\n"), terminator: "")
+    }
+
     /// The value `--sql` gets when it is given without one.
     static let listTables = "\u{1}tables"
 
     func runSQL(_ sql: String, reader: StoreReader, format: OutputFormat) throws {
         var query = sql == Self.listTables ? "" : sql
-        if sql == "-" { query = String(data: FileHandle.standardInput.readDataToEndOfFile(), encoding: .utf8) ?? "" }
+        if sql == "-" {
+            guard let text = String(data: FileHandle.standardInput.readDataToEndOfFile(), encoding: .utf8) else {
+                Console.error("error: --sql -: standard input is not UTF-8 text")
+                throw ExitCode(2)
+            }
+            query = text
+        }
         query = query.trimmingCharacters(in: .whitespacesAndNewlines)
         // Only comments, whitespace and semicolons: no query, so list the tables.
         if SQLText(query).isBlank {
             let catalog = try reader.catalog()
             let table = Table(columns: ["name", "type", "columns"], rows: catalog.map { [$0.name, $0.type, $0.columns.joined(separator: ", ")] })
-            print(format.render(table, width: Console.width), terminator: "")
+            emit(format.render(table, width: Console.width), format)
             if format == .table { print("\nThe views are documented in Schemas/store.sql. Example: runner report --sql \"SELECT * FROM run_final_metrics\"") }
             return
         }
         let result = try reader.query(query, limits: QueryLimits(maxRows: maxRows, seconds: timeout))
-        print(format.render(Table(query: result), width: Console.width), terminator: "")
+        emit(format.render(Table(query: result), width: Console.width), format)
     }
 }
 

@@ -25,6 +25,30 @@ struct ReportCLITests {
         #expect(detail.stdout.contains("training loss (x: step)") && detail.stdout.contains("Resolved spec"))
     }
 
+    @Test("CSV keeps a name's escape sequence for programs, but escapes it on a terminal",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func csvOnATerminal() throws {
+        let folder = temporaryFolder()
+        let store = folder + "/s.sqlite"
+        let spec = writeSpec(folder, epochs: 1, trainSize: 64)
+        let text = try String(contentsOfFile: spec, encoding: .utf8).replacingOccurrences(of: #""name": "tiny""#, with: #""name": "e\u001b[31mvil""#)
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        #expect(try runner("exec", spec, "--store", store, "--quiet").status == 0)
+        let query = "SELECT name FROM experiments"
+        let piped = try runner("report", "--store", store, "--format", "csv", "--sql", query)
+        #expect(piped.stdout == "name\r\ne\u{1B}[31mvil\r\n")
+        // `script` gives the runner a terminal.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", "'\(runnerPath)' report --store '\(store)' --format csv --sql '\(query)'", "/dev/null"]
+        let output = Pipe()
+        (process.standardInput, process.standardOutput) = (FileHandle.nullDevice, output)
+        try process.run()
+        let shown = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(shown.contains(#"e\u{1B}[31mvil"#) && !shown.unicodeScalars.contains("\u{1B}"), "\(shown)")
+    }
+
     @Test("every view in every format", arguments: ["csv", "json", "markdown"])
     func formats(format: String) throws {
         for extra in [[], ["--group-by", "model.pooling"], ["--run", "2"], ["--history"]] {
