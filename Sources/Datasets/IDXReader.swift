@@ -39,7 +39,7 @@ public enum IDXReader {
 
     /// Streams `path` once: validates the header as soon as it is read, passes the promised data
     /// to `body` in chunks, and checks at the end that gzip found no error and nothing is missing.
-    /// Bytes past the promised data are ignored.
+    /// Bytes past the promised data are an error, found at the first one.
     static func scan(_ path: String, reserve: (Int) -> Void = { _ in },
                      _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws(DatasetError) -> Summary {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -89,6 +89,11 @@ public enum IDXReader {
                 let useful = min(Int(count) - start, expected - available)
                 if useful > 0 { chunk.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<(start + useful)])) } }
                 available += Int(count) - start
+                // Stop at the first byte too many: a gzip stream of junk after the data is not read through.
+                if available > expected {
+                    throw DatasetError(file: path, problem: "holds more than the \(expected) bytes of data its header promises (\(dimensions.map { $0.map(String.init).joined(separator: "×") } ?? "")): not an IDX file of that shape, or two files run together",
+                                       hint: "download or reinstall the file")
+                }
             }
         }
         guard header.count >= 4 else { throw DatasetError(file: path, problem: "truncated: \(header.count) bytes, not even an IDX header") }

@@ -307,6 +307,8 @@ extension HostileCase {
         .data("a data set with no images", dataset(train: 0), "train-images-idx3-ubyte", "no images"),
         .data("dimensions whose product overflows", dataset(replacing: ["train-images-idx3-ubyte": idx([0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF], payload: [])]),
               "train-images-idx3-ubyte", "sizes (4294967295×4294967295×4294967295) are impossible"),
+        .data("bytes after the data", dataset(replacing: ["train-labels-idx1-ubyte": idx([6], payload: [0, 1, 2, 0, 1, 2, 7])]),
+              "train-labels-idx1-ubyte", "holds more than the 6 bytes of data its header promises (6)"),
         .data("a header cut short", dataset(replacing: ["t10k-images-idx3-ubyte": Data([0, 0, 8, 3, 0, 0])]), "t10k-images-idx3-ubyte", "truncated inside the header"),
         .data("a missing labels file", dataset().filter { $0.key != "t10k-labels-idx1-ubyte" }, "t10k-labels-idx1-ubyte.gz: no such file"),
         .data("a gzip file that is not gzip", dataset().filter { $0.key != "train-images-idx3-ubyte" }
