@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -35,7 +36,7 @@ let package = Package(
         .target(name: "TextKit"),
         .target(name: "Datasets", dependencies: ["ConvCore", "CZlib"]),
         .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Checkpoints", dependencies: ["TextKit"]),
+        .target(name: "Checkpoints", dependencies: ["TextKit", "ConvCore", "Datasets", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore", "TextKit"]),
         .target(name: "Reports", dependencies: ["RunStore", "TextKit"]),
         .executableTarget(
@@ -46,7 +47,7 @@ let package = Package(
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ConvCore", "Datasets"]),
         .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore", "TextKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "TextKit"]),
         .testTarget(name: "runnerTests", dependencies: ["RunStore"]),
