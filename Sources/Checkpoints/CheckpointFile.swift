@@ -14,6 +14,8 @@ import Darwin
 /// - `rng.replicas.<r>.layers.<i>.dropout`: the engine's generators, U64 [4] (xoshiro256 words)
 /// - `rng.runner.<name>`: generators the runner owns (gradient-check sampling), U64 [4]
 /// - `sampler.state`: the batch order's position, U64 [7] (`BatchSampler.State.words`)
+/// - `runner.<name>`: the runner's own counters (U64 [1]) and sums (F64 [1]), e.g. the loss
+///   probe's window, which may span an epoch's end
 ///
 /// `__metadata__` holds `format` (`convlab-checkpoint`), `format_version`, `epoch`, `step`,
 /// `optimizer`, and the caller's strings (run UUID, spec hash, resolved spec).
@@ -27,22 +29,31 @@ public struct CheckpointFile: Equatable, Sendable {
     public var sampler: BatchSampler.State?
     /// Generators the runner owns, by name (`grad_check`), as xoshiro256 state words.
     public var runnerGenerators: [NamedGenerator]
+    /// The runner's counters (images in the loss window) and sums (the window's loss), so that
+    /// what it records after a resume is what it would have recorded.
+    public var runnerCounters: [NamedCounter]
+    public var runnerReals: [NamedReal]
     /// The caller's strings, in order: `run_uuid`, `spec_hash`, `spec`, ….
     public var metadata: [(key: String, value: String)]
     /// The file this checkpoint was read from, for errors; nil when built in memory.
     public private(set) var path: String?
 
     public init(training: TrainingState<Float>, sampler: BatchSampler.State? = nil, runnerGenerators: [NamedGenerator] = [],
-                metadata: [(key: String, value: String)] = []) {
+                runnerCounters: [NamedCounter] = [], runnerReals: [NamedReal] = [], metadata: [(key: String, value: String)] = []) {
         precondition(metadata.allSatisfy { !Self.reservedMetadataKeys.contains($0.key) }, "a checkpoint metadata key is reserved")
+        precondition(Set(runnerCounters.map(\.name)).isDisjoint(with: runnerReals.map(\.name)), "a runner value name is used twice")
         self.training = training
         self.sampler = sampler
         self.runnerGenerators = runnerGenerators
+        self.runnerCounters = runnerCounters
+        self.runnerReals = runnerReals
         self.metadata = metadata
     }
 
     public static func == (a: CheckpointFile, b: CheckpointFile) -> Bool {
         a.training == b.training && a.sampler == b.sampler && a.runnerGenerators == b.runnerGenerators
+            && a.runnerCounters == b.runnerCounters && a.runnerReals.map(\.name) == b.runnerReals.map(\.name)
+            && a.runnerReals.map(\.value.bitPattern) == b.runnerReals.map(\.value.bitPattern)
             && a.metadata.map(\.key) == b.metadata.map(\.key) && a.metadata.map(\.value) == b.metadata.map(\.value)
     }
 
@@ -53,6 +64,9 @@ public struct CheckpointFile: Equatable, Sendable {
         runnerGenerators.first { $0.name == name }.flatMap { Xoshiro256(stateWords: $0.words) }
     }
 
+    public func runnerCounter(_ name: String) -> UInt64? { runnerCounters.first { $0.name == name }?.value }
+    public func runnerReal(_ name: String) -> Double? { runnerReals.first { $0.name == name }?.value }
+
     // MARK: Bytes
 
     public func encoded() -> [UInt8] {
@@ -60,6 +74,8 @@ public struct CheckpointFile: Equatable, Sendable {
         tensors += training.counters.map { SafeTensors.Tensor(name: $0.name, shape: [1], unsigned: [$0.value]) }
         tensors += training.generators.map { SafeTensors.Tensor(name: "rng.\($0.name)", shape: [$0.words.count], unsigned: $0.words) }
         tensors += runnerGenerators.map { SafeTensors.Tensor(name: "rng.runner.\($0.name)", shape: [$0.words.count], unsigned: $0.words) }
+        tensors += runnerCounters.map { SafeTensors.Tensor(name: "runner.\($0.name)", shape: [1], unsigned: [$0.value]) }
+        tensors += runnerReals.map { SafeTensors.Tensor(name: "runner.\($0.name)", shape: [1], doubles: [$0.value]) }
         if let sampler { tensors.append(SafeTensors.Tensor(name: "sampler.state", shape: [7], unsigned: sampler.words)) }
         let own: [(key: String, value: String)] = [
             ("format", Self.format), ("format_version", String(Self.formatVersion)),
@@ -88,6 +104,7 @@ public struct CheckpointFile: Equatable, Sendable {
         var tensors: [NamedTensor<Float>] = [], counters: [NamedCounter] = []
         var generators: [NamedGenerator] = [], runner: [NamedGenerator] = []
         var sampler: BatchSampler.State?
+        var runnerCounters: [NamedCounter] = [], runnerReals: [NamedReal] = []
         for tensor in contents.tensors {
             let name = tensor.name
             func wrongType(_ expected: String) -> CheckpointError {
@@ -100,11 +117,20 @@ public struct CheckpointFile: Equatable, Sendable {
                 guard let words = tensor.unsigned, words.count == 1 else { throw wrongType("F32 (a buffer) or U64 [1] (a counter)") }
                 counters.append(NamedCounter(name: name, value: words[0]))
             } else if name.hasPrefix("rng.") {
-                guard let words = tensor.unsigned, words.count == 4 else { throw wrongType("U64 [4]") }
+                guard let words = tensor.unsigned, Xoshiro256(stateWords: words) != nil else { throw wrongType("U64 [4], not all zero") }
                 if name.hasPrefix("rng.runner.") {
                     runner.append(NamedGenerator(name: String(name.dropFirst("rng.runner.".count)), words: words))
                 } else {
                     generators.append(NamedGenerator(name: String(name.dropFirst("rng.".count)), words: words))
+                }
+            } else if name.hasPrefix("runner.") {
+                let short = String(name.dropFirst("runner.".count))
+                if let words = tensor.unsigned, words.count == 1 {
+                    runnerCounters.append(NamedCounter(name: short, value: words[0]))
+                } else if let reals = tensor.doubles, reals.count == 1 {
+                    runnerReals.append(NamedReal(name: short, value: reals[0]))
+                } else {
+                    throw wrongType("U64 [1] or F64 [1]")
                 }
             } else if name == "sampler.state" {
                 guard let words = tensor.unsigned, let state = BatchSampler.State(words: words) else { throw wrongType("U64 [7], a valid batch position") }
@@ -116,10 +142,18 @@ public struct CheckpointFile: Equatable, Sendable {
         var checkpoint = CheckpointFile(
             training: TrainingState(epoch: epoch, step: step, optimizerKind: optimizer, tensors: tensors, counters: counters,
                                     generators: generators),
-            sampler: sampler, runnerGenerators: runner,
+            sampler: sampler, runnerGenerators: runner, runnerCounters: runnerCounters, runnerReals: runnerReals,
             metadata: contents.metadata.filter { !reservedMetadataKeys.contains($0.key) })
         checkpoint.path = file
         return checkpoint
+    }
+
+    /// The weights alone, for `runner export`: the parameter tensors (F32, named as in the
+    /// reports) and the caller's metadata (the resolved spec), which PyTorch loads with
+    /// `safetensors.torch.load_file`.
+    public func weightsExport(metadata: [(key: String, value: String)]) -> [UInt8] {
+        SafeTensors(tensors: training.parameters.map { SafeTensors.Tensor(name: $0.name, shape: $0.shape, floats: $0.values) },
+                    metadata: metadata).encoded()
     }
 
     // MARK: Files
@@ -186,6 +220,13 @@ public struct CheckpointFile: Equatable, Sendable {
         }
         return bytes
     }
+}
+
+/// A runner value that is not an integer (a sum of losses), kept bit for bit.
+public struct NamedReal: Equatable, Sendable {
+    public var name: String
+    public var value: Double
+    public init(name: String, value: Double) { self.name = name; self.value = value }
 }
 
 /// One line: the file and what is wrong with it.

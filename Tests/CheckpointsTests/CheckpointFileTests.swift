@@ -44,6 +44,8 @@ struct CheckpointFileTests {
         _ = gradientCheck.next()
         return CheckpointFile(training: trainer.captureState(epoch: sampler.epoch - 1, step: batches), sampler: sampler.state,
                               runnerGenerators: [NamedGenerator(name: "grad_check", words: gradientCheck.stateWords)],
+                              runnerCounters: [NamedCounter(name: "loss_window_images", value: 12)],
+                              runnerReals: [NamedReal(name: "loss_window_sum", value: 17.25 + 0x1p-40)],
                               metadata: [("run_uuid", "7d0c4a2e-0000-4000-8000-000000000001"), ("spec_hash", "abc123"),
                                          ("spec", "{\n  \"name\": \"lénet \\u{1B}\"\n}")])
     }
@@ -90,6 +92,7 @@ struct CheckpointFileTests {
         #expect(back == checkpoint)
         #expect(back.path == path && back[metadata: "spec_hash"] == "abc123")
         #expect(back.runnerGenerator("grad_check")?.stateWords == checkpoint.runnerGenerators[0].words)
+        #expect(back.runnerCounter("loss_window_images") == 12 && back.runnerReal("loss_window_sum") == 17.25 + 0x1p-40)
 
         let raw = try SafeTensors.decode(onDisk, file: path)
         #expect(raw["layers.0.conv.weight"]?.dtype == .f32 && raw["layers.0.conv.weight"]?.shape == [2, 1, 3, 3])
@@ -97,8 +100,21 @@ struct CheckpointFileTests {
         #expect(raw["optimizer.steps"]?.unsigned == [5])
         #expect(raw["rng.replicas.1.layers.4.dropout"]?.dtype == .u64 && raw["rng.replicas.1.layers.4.dropout"]?.shape == [4])
         #expect(raw["rng.runner.grad_check"]?.shape == [4] && raw["sampler.state"]?.shape == [7])
+        #expect(raw["runner.loss_window_images"]?.unsigned == [12] && raw["runner.loss_window_sum"]?.doubles == [17.25 + 0x1p-40])
         #expect(raw.metadata.map(\.key) == ["format", "format_version", "epoch", "step", "optimizer", "run_uuid", "spec_hash", "spec"])
         #expect(raw.metadata.first { $0.key == "step" }?.value == "5")
+    }
+
+    @Test("the weights export holds the parameters alone, bit for bit, with the caller's metadata")
+    func weightsExport() throws {
+        let checkpoint = try Self.checkpoint()
+        let export = try SafeTensors.decode(checkpoint.weightsExport(metadata: [("spec", "{}")]), file: "export.safetensors")
+        #expect(export.tensors.map(\.name) == ["layers.0.conv.weight", "layers.0.conv.bias", "layers.3.dense.weight", "layers.3.dense.bias",
+                                               "layers.5.dense.weight", "layers.5.dense.bias"])
+        for tensor in export.tensors {
+            #expect(tensor.floats?.map(\.bitPattern) == checkpoint.training[tensor: tensor.name]?.values.map(\.bitPattern))
+        }
+        #expect(export.metadata.map(\.key) == ["spec"])
     }
 
     @Test("SHA-256 is the standard one")
@@ -158,6 +174,15 @@ struct CheckpointFileTests {
             tensors: [.init(name: "model.fc.weight", shape: [1], floats: [1])],
             metadata: [("format", "convlab-checkpoint"), ("format_version", "1"), ("epoch", "1"), ("step", "2"), ("optimizer", "sgd")]).encoded())
         expectRefusal(stranger, nil, "holds tensor \"model.fc.weight\", which no ConvLab checkpoint has")
+        let badRunner = try variant("badrunner.safetensors", SafeTensors(
+            tensors: [.init(name: "runner.loss_window_sum", shape: [2], doubles: [1, 2])],
+            metadata: [("format", "convlab-checkpoint"), ("format_version", "1"), ("epoch", "1"), ("step", "2"), ("optimizer", "sgd")]).encoded())
+        expectRefusal(badRunner, nil, "tensor \"runner.loss_window_sum\" is F64 [2], a checkpoint's is U64 [1] or F64 [1]")
+        let zeroGenerator = try variant("zero.safetensors", SafeTensors(
+            tensors: [.init(name: "rng.runner.grad_check", shape: [4], unsigned: [0, 0, 0, 0])],
+            metadata: [("format", "convlab-checkpoint"), ("format_version", "1"), ("epoch", "1"), ("step", "2"), ("optimizer", "sgd")]).encoded())
+        expectRefusal(zeroGenerator, nil, "tensor \"rng.runner.grad_check\" is U64 [4], a checkpoint's is U64 [4], not all zero")
+        expectRefusal(folder, sha, "could not be read")
         let noStep = try variant("nostep.safetensors", SafeTensors(
             tensors: [], metadata: [("format", "convlab-checkpoint"), ("format_version", "1"), ("epoch", "1"), ("optimizer", "sgd")]).encoded())
         expectRefusal(noStep, nil, "has no valid epoch, step and optimizer")
