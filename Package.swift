@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["ConvCore", "CZlib"]),
         .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Checkpoints", dependencies: ["TextKit"]),
+        .target(name: "Checkpoints", dependencies: ["TextKit", "ConvCore", "Datasets", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore", "TextKit"]),
         .target(name: "Reports", dependencies: ["RunStore", "TextKit"]),
         .executableTarget(
@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ConvCore", "Datasets"]),
         .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore", "TextKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "TextKit"]),
         .testTarget(name: "runnerTests", dependencies: ["RunStore"]),

@@ -138,7 +138,7 @@ struct ReportCLITests {
         ("-- sneaky\nattach '%OTHER%' as other", "ATTACH is refused"),
         ("DETACH DATABASE main", "DETACH is refused"),
         ("VACUUM INTO '%NEW%'", "the store is opened read-only: this statement would change it, and was refused"),
-        ("SELECT load_extension('/nonexistent/ext')", "SQL error: not authorized"),
+        ("SELECT load_extension('/nonexistent/ext')", "load_extension is refused: report --sql reads this store and loads no code"),
         ("PRAGMA user_version = 5", "the store is opened read-only"),
         ("PRAGMA journal_mode = DELETE", "the store is opened read-only"),
         ("SELECT 1; DELETE FROM runs", "one statement at a time: this text holds 2 statements"),

@@ -16,6 +16,17 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
+    /// The generator's whole state, for checkpoints: a generator rebuilt from these words
+    /// continues exactly where this one stands.
+    public var stateWords: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator from `stateWords`; nil unless there are exactly four words, not all zero
+    /// (xoshiro's one invalid state: it would only ever return 0).
+    public init?(stateWords words: [UInt64]) {
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else { return nil }
+        s0 = words[0]; s1 = words[1]; s2 = words[2]; s3 = words[3]
+    }
+
     /// A generator for a sub-stream (a layer, a replica, an epoch) that does not overlap in
     /// practice with its parent's stream.
     public init(seed: UInt64, stream: UInt64) {

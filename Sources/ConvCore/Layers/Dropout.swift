@@ -11,7 +11,8 @@ public final class Dropout<T: EngineScalar>: Layer {
     /// When set, training passes reuse the last mask: a gradient check perturbs the input
     /// many times and needs the same function every time.
     public var freezesMask = false
-    private var rng: Xoshiro256
+    /// The mask generator; read and replaced by `Trainer.captureState`/`restore`.
+    var rng: Xoshiro256
     private let mask = ScalarBuffer<T>(count: 0)            // (N, ...shape)
     private let output = ScalarBuffer<T>(count: 0)
     private let inputGradient = ScalarBuffer<T>(count: 0)

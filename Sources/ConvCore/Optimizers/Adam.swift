@@ -16,6 +16,22 @@ public final class Adam<T: EngineScalar>: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    public var kind: String { "adam" }
+
+    public func exportState(for parameters: [Parameter<T>]) -> OptimizerState<T> {
+        func values(_ buffers: [ScalarBuffer<T>]) -> [[T]] {
+            buffers.count == parameters.count ? buffers.map(\.array) : parameters.map { [T](repeating: 0, count: $0.count) }
+        }
+        return OptimizerState(kind: kind, buffers: ["first_moment": values(firstMoments), "second_moment": values(secondMoments)],
+                              counters: ["steps": UInt64(steps)])
+    }
+
+    public func importState(_ state: OptimizerState<T>, for parameters: [Parameter<T>]) {
+        firstMoments = (state.buffers["first_moment"] ?? []).map { ScalarBuffer($0) }
+        secondMoments = (state.buffers["second_moment"] ?? []).map { ScalarBuffer($0) }
+        steps = Int(clamping: state.counters["steps"] ?? 0)
+    }
+
     public func update(_ parameters: [Parameter<T>], gradients: [ScalarBuffer<T>], learningRate: Double) {
         if firstMoments.count != parameters.count {
             firstMoments = parameters.map { ScalarBuffer(count: $0.count) }

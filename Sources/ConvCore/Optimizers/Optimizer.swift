@@ -2,6 +2,29 @@
 public protocol Optimizer<Scalar>: AnyObject {
     associatedtype Scalar: EngineScalar
     func update(_ parameters: [Parameter<Scalar>], gradients: [ScalarBuffer<Scalar>], learningRate: Double)
+
+    /// The optimizer's plugin name (`sgd`, `adam`): a checkpoint of one is refused by another.
+    var kind: String { get }
+    /// Everything the optimizer keeps between steps, one buffer per parameter (zeros before
+    /// the first step, which is what the first step would start from).
+    func exportState(for parameters: [Parameter<Scalar>]) -> OptimizerState<Scalar>
+    /// Replaces that state. The caller has checked it against `exportState(for:)`: the same
+    /// kind, buffer names, counters and sizes.
+    func importState(_ state: OptimizerState<Scalar>, for parameters: [Parameter<Scalar>])
+}
+
+/// An optimizer's state by name: buffers (`momentum`, `first_moment`, …), each one array per
+/// parameter in the network's parameter order, and counters (`steps`).
+public struct OptimizerState<T: EngineScalar>: Equatable, Sendable {
+    public var kind: String
+    public var buffers: [String: [[T]]]
+    public var counters: [String: UInt64]
+
+    public init(kind: String, buffers: [String: [[T]]] = [:], counters: [String: UInt64] = [:]) {
+        self.kind = kind
+        self.buffers = buffers
+        self.counters = counters
+    }
 }
 
 /// The optimizers a network can be trained with.

@@ -14,6 +14,20 @@ public final class SGD<T: EngineScalar>: Optimizer {
         self.weightDecay = weightDecay
     }
 
+    public var kind: String { "sgd" }
+
+    public func exportState(for parameters: [Parameter<T>]) -> OptimizerState<T> {
+        guard momentum != 0 else { return OptimizerState(kind: kind) }
+        let values = velocities.count == parameters.count
+            ? velocities.map(\.array) : parameters.map { [T](repeating: 0, count: $0.count) }
+        return OptimizerState(kind: kind, buffers: ["momentum": values])
+    }
+
+    public func importState(_ state: OptimizerState<T>, for parameters: [Parameter<T>]) {
+        guard momentum != 0, let values = state.buffers["momentum"] else { return }
+        velocities = values.map { ScalarBuffer($0) }
+    }
+
     public func update(_ parameters: [Parameter<T>], gradients: [ScalarBuffer<T>], learningRate: Double) {
         if momentum != 0 && velocities.count != parameters.count {
             velocities = parameters.map { ScalarBuffer(count: $0.count) }

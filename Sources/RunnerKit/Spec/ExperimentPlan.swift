@@ -12,6 +12,25 @@ public struct ProbeSettings: Sendable, Equatable {
     public var gradientCheckBatch: Int
 }
 
+/// When a run saves its training state (spec section `checkpoint`).
+public struct CheckpointSettings: Sendable, Equatable {
+    public enum Keep: String, Sendable, Equatable { case last, all }
+    /// 0: never.
+    public var everyEpochs: Int
+    public var keep: Keep
+
+    public init(everyEpochs: Int = 1, keep: Keep = .last) {
+        self.everyEpochs = everyEpochs
+        self.keep = keep
+    }
+
+    /// Whether a checkpoint is written after `epoch` (from 1) of `epochs`: every `everyEpochs`
+    /// epochs, and after the last one, so the final state is always kept.
+    public func writes(afterEpoch epoch: Int, of epochs: Int) -> Bool {
+        everyEpochs > 0 && (epoch % everyEpochs == 0 || epoch == epochs)
+    }
+}
+
 /// One run, fully resolved: everything the training loop needs, and what the store records.
 public struct RunPlan: Sendable {
     public var index: Int
@@ -42,6 +61,7 @@ public struct RunPlan: Sendable {
     public var validationSplit: Double
     public var evaluationBatchSize: Int
     public var probes: ProbeSettings
+    public var checkpoint: CheckpointSettings
     public var summary: [LayerSummary]
     public var parameterCount: Int
 
@@ -128,6 +148,7 @@ struct RunPlanBuilder {
         let training = ResolvedParameters(spec["training"]?.members ?? [])
         let evaluation = ResolvedParameters(spec["evaluation"]?.members ?? [])
         let probes = ResolvedParameters(spec["probes"]?.members ?? [])
+        let checkpoint = ResolvedParameters(spec["checkpoint"]?.members ?? [])
 
         func plugin(_ value: ResolvedParameters, _ key: String, _ kind: PluginKind) -> (Plugin, ResolvedParameters)? {
             guard let (name, parameters) = value.plugin(key), let plugin = registry.plugin(kind, name) else { return nil }
@@ -203,9 +224,13 @@ struct RunPlanBuilder {
         canonical.removeMember("matrix")
         canonical.removeMember("$schema")
         let resolvedJSON = JSONWriter.write(canonical)
+        // How often to checkpoint does not change what a run computes: left out of the hash, so
+        // that changing it neither makes a new experiment nor stops a sweep from resuming.
+        var hashed = canonical
+        hashed.removeMember("checkpoint")
         return RunPlan(
             index: index, variant: variant, seed: seed, resolvedJSON: resolvedJSON,
-            specHash: fnv1a64Hex(JSONWriter.write(canonical, pretty: false)), params: flatten(canonical),
+            specHash: fnv1a64Hex(JSONWriter.write(hashed, pretty: false)), params: flatten(canonical),
             datasetPlugin: dataset, datasetName: datasetPlugin.name, datasetParameters: datasetParameters,
             inputShape: inputShape, classes: description.classes, layers: layers, initializer: initializer,
             loss: makeLoss(), optimizer: makeOptimizer(optimizerParameters),
@@ -223,6 +248,8 @@ struct RunPlanBuilder {
                                                     absoluteTolerance: gradCheck.double("atol", default: 1e-5),
                                                     relativeTolerance: gradCheck.double("rtol", default: 1e-3)),
                 gradientCheckBatch: gradCheck.int("batch", default: 4)),
+            checkpoint: CheckpointSettings(everyEpochs: checkpoint.int("every_epochs", default: 1),
+                                           keep: CheckpointSettings.Keep(rawValue: checkpoint.string("keep", default: "last")) ?? .last),
             summary: network.summary, parameterCount: network.parameterCount)
     }
 }

@@ -44,6 +44,14 @@ struct SpecIssues: Error {
 }
 
 enum MatrixExpansion {
+    /// Top-level keys a matrix may not set, and why.
+    static let unsettable: [String: String] = [
+        "name": "the runs of a spec share its name",
+        "matrix": "a matrix cannot expand itself",
+        "checkpoint": "how often a run saves its state does not change what it computes; set it once, outside the matrix",
+    ]
+    static let settable = SpecSections.topLevel.map(\.name).filter { $0 != "$schema" && !unsettable.keys.contains($0) }
+
     enum Segment: Equatable { case key(String), index(Int) }
 
     /// Runs one spec may expand to: more is almost always a mistake, and each run is validated
@@ -146,13 +154,12 @@ enum MatrixExpansion {
                 issue("has \(segments.count) parts; a matrix key has at most \(maximumKeyParts)")
                 continue
             }
-            if case .key(let section) = segments[0], section == "name" || section == "matrix" {
-                let settable = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" && $0 != "name" }
-                issue("\"\(section)\" cannot be set by the matrix (\(section == "name" ? "the runs of a spec share its name" : "a matrix cannot expand itself")); sections it can set: \(settable.joined(separator: ", "))")
+            if case .key(let section) = segments[0], Self.unsettable.keys.contains(section) {
+                issue("\"\(section)\" cannot be set by the matrix (\(Self.unsettable[section] ?? "")); sections it can set: \(Self.settable.joined(separator: ", "))")
                 continue
             }
             guard case .key(let section) = segments[0], SpecSections.topLevel.contains(where: { $0.name == section }) else {
-                let known = SpecSections.topLevel.map(\.name).filter { $0 != "matrix" && $0 != "$schema" && $0 != "name" }
+                let known = Self.settable
                 let hint = { if case .key(let s) = segments[0], let close = closestMatch(to: s, among: known) { "did you mean \"\(close)\"? " } else { "" } }()
                 issue("\"\(axis.key)\" does not start with a spec section; \(hint)sections: \(known.joined(separator: ", "))")
                 continue

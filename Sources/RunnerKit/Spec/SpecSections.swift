@@ -25,6 +25,13 @@ public enum SpecSections {
         .init("batch_size", .integer(minimum: 1, maximum: 65_536), default: .int(1000), "images per evaluation batch"),
     ]
 
+    public static let checkpoint: [ParameterDeclaration] = [
+        .init("every_epochs", .integer(minimum: 0, maximum: 100_000), default: .int(1),
+              "write the whole training state every this many epochs (and after the last); 0: no checkpoints, so a stopped run starts again"),
+        .init("keep", .choice(["last", "all"]), default: .string("last"),
+              "keep only the newest checkpoint of a run, or every one"),
+    ]
+
     public static let topLevel: [ParameterDeclaration] = [
         .init("$schema", .string, default: .optional, "path or URL of the JSON Schema, for editors"),
         .init("name", .string, default: .inherited("the file name"), "experiment name"),
@@ -36,6 +43,7 @@ public enum SpecSections {
         .init("optimizer", .plugin(.optimizer), default: .string("sgd"), "optimizer, learning rate and schedule"),
         .init("training", .section(training), default: .value(.object([])), "epochs, batch size, shuffling, parallelism"),
         .init("evaluation", .section(evaluation), default: .value(.object([])), "test and validation evaluation"),
+        .init("checkpoint", .section(checkpoint), default: .value(.object([])), "how often the training state is saved, so a stopped run resumes"),
         .init("probes", .probes, default: .value(.object([])), "what to record while training (default: every probe with its defaults)"),
         .init("matrix", .matrix, default: .optional, "runs to expand: { \"model.pooling\": [\"max\", \"avg\"], \"seeds\": [1, 2] }"),
     ]
