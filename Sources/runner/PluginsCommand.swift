@@ -33,7 +33,8 @@ struct Plugins: ParsableCommand {
         }
         if kind == nil {
             for (section, declarations) in [("spec", SpecSections.topLevel), ("model", SpecSections.model),
-                                            ("training", SpecSections.training), ("evaluation", SpecSections.evaluation)] {
+                                            ("training", SpecSections.training), ("evaluation", SpecSections.evaluation),
+                                            ("checkpoint", SpecSections.checkpoint)] {
                 for parameter in declarations {
                     rows.append(["section", section, parameter.name, parameter.type.summary, parameter.defaultDescription, parameter.summary])
                 }
