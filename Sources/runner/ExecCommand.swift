@@ -73,7 +73,7 @@ struct Exec: ParsableCommand {
         // Closed on every way out, so the WAL is folded into the store's file (best effort: what
         // the WAL holds is durable either way).
         defer { try? runStore.close() }
-        let reporter = TerminalProgress(quiet: quiet)
+        let reporter = SweepReporter(TerminalProgress(quiet: quiet))
         var outcomes: [RunOutcome] = []
         for plan in plans where stop.requested == nil {
             let runner = ExperimentRunner(store: runStore, reporter: reporter, stop: stop)
@@ -217,4 +217,21 @@ enum ExecSummary {
 
 extension RunDisposition {
     var isResumed: Bool { if case .resumed = self { true } else { false } }
+}
+
+/// The terminal's progress, plus what happens to the sweep (experiment continued or started,
+/// runs skipped, resumed or taken over), which is shown even with --quiet.
+final class SweepReporter: ProgressReporter {
+    let progress: TerminalProgress
+    init(_ progress: TerminalProgress) { self.progress = progress }
+    func runStarted(_ run: RunPlan, of total: Int, runID: Int64) { progress.runStarted(run, of: total, runID: runID) }
+    func step(_ update: ProgressUpdate) { progress.step(update) }
+    func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)]) { progress.epochFinished(update, metrics: metrics) }
+    func runFinished(_ outcome: RunOutcome) { progress.runFinished(outcome) }
+    func note(_ message: String) { progress.note(message) }
+    func sweepMessage(_ message: String) {
+        // Clears a live progress line first, so the message starts at the left.
+        if Console.isTerminal(STDERR_FILENO) { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        Console.error(message)
+    }
 }

@@ -52,7 +52,7 @@ public final class ExperimentRunner {
         }
         let sweep = try store.openSweep(name: plan.name, specPath: plan.file, specJSON: plan.text, specHash: plan.sweepHash,
                                         runs: newRuns, fresh: fresh)
-        reporter.note(SweepText.opening(sweep, plan: plan))
+        reporter.sweepMessage(SweepText.opening(sweep, plan: plan))
         guard sweep.runs.map(\.runIndex) == plan.runs.map(\.index) else {
             throw StoreError(.invalidValue, path: store.path, "experiment \(sweep.experimentID) has runs \(sweep.runs.map(\.runIndex)) but \(plan.file) expands to \(plan.runs.count); run it with --fresh to start a new experiment")
         }
@@ -73,7 +73,7 @@ public final class ExperimentRunner {
                 switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
                 case .claimed(let before):
                     let resumedFrom = before.startedAt == nil ? nil : before.status
-                    if resumedFrom != nil { reporter.note(SweepText.resuming(run, before, staleAfter: staleAfter)) }
+                    if resumedFrom != nil { reporter.sweepMessage(SweepText.resuming(run, before, staleAfter: staleAfter)) }
                     reporter.runStarted(run, of: plan.runs.count, runID: stored.id)
                     var outcome = try train(run, claimed: before, runCount: plan.runs.count, provenance: provenance)
                     if let resumedFrom, outcome.disposition == .started { outcome.disposition = .resumed(from: resumedFrom) }
@@ -82,7 +82,7 @@ public final class ExperimentRunner {
                     if !outcome.isSettled { waiting = true }
                 case .refused(let current):
                     let outcome = skipped(run, current, previous: outcomes[run.index])
-                    if outcomes[run.index] == nil { reporter.note(SweepText.skipping(run, current)) }
+                    if outcomes[run.index] == nil { reporter.sweepMessage(SweepText.skipping(run, current)) }
                     outcomes[run.index] = outcome
                     if !outcome.isSettled { waiting = true }
                 case .unknownRun:
@@ -142,7 +142,7 @@ public final class ExperimentRunner {
             heartbeat?.stop()
             let current = try store.storedRun(runID)
             let other = current?.claimedBy ?? "another process"
-            reporter.note("run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))") was taken over by \(other) "
+            reporter.sweepMessage("run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))") was taken over by \(other) "
                           + "(this process was silent for longer than the stale limit of \(Int(staleAfter)) s): stopped at step \(step) without writing more")
             return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: current?.status ?? .running,
                               epochsDone: epochsDone, seconds: seconds(since: started), storeFraction: 0, error: nil,

@@ -9,6 +9,12 @@ public protocol ProgressReporter: AnyObject {
     func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)])
     func runFinished(_ outcome: RunOutcome)
     func note(_ message: String)
+    /// What happens to the sweep as a whole: which experiment, runs skipped, resumed, taken over.
+    func sweepMessage(_ message: String)
+}
+
+extension ProgressReporter {
+    public func sweepMessage(_ message: String) {}
 }
 
 public struct ProgressUpdate: Sendable {
