@@ -37,6 +37,12 @@ extension RunStore {
                     let existing = try Int64.fetchOne(db, sql: "SELECT id FROM experiments WHERE spec_hash = ? ORDER BY id DESC LIMIT 1",
                                                       arguments: [specHash])
                     if let existing, !fresh {
+                        // A run deleted since (`runner runs rm`) is queued again, so the sweep is whole.
+                        let held = Set(try Int.fetchAll(db, sql: "SELECT run_index FROM runs WHERE experiment_id = ?", arguments: [existing]))
+                        for var run in runs where !held.contains(run.runIndex) {
+                            run.experimentID = existing
+                            _ = try Self.insertRun(db, run)
+                        }
                         sweep = Sweep(experimentID: existing, created: false,
                                       runs: try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [existing]))
                         return .commit

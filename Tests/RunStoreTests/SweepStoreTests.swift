@@ -77,11 +77,18 @@ struct SweepStoreTests {
         #expect(first.created && first.changedFrom == nil && first.freshBeside == nil)
         let again = try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "one", runs: sweepRuns(2), fresh: false)
         #expect(!again.created && again.experimentID == first.experimentID && again.runs.map(\.id) == first.runs.map(\.id))
+        // A run deleted since (runs rm) is queued again when the sweep is opened; the others stay.
+        try store.finish(run: first.runs[0].id, status: .completed)
+        _ = try store.deleteRuns([first.runs[1].id], staleAfter: 60)
+        let refilled = try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "one", runs: sweepRuns(2), fresh: false)
+        #expect(refilled.runs.map(\.runIndex) == [1, 2] && refilled.runs.map(\.status) == [.completed, .queued])
+        #expect(refilled.runs[0].id == first.runs[0].id && refilled.runs[1].uuid != first.runs[1].uuid)
         let fresh = try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "one", runs: sweepRuns(2), fresh: true)
         #expect(fresh.created && fresh.freshBeside == first.experimentID)
         // Continuing now finds the newest experiment of the hash.
         #expect(try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "one", runs: sweepRuns(2), fresh: false).experimentID
                 == fresh.experimentID)
+        #expect(try StoreReader(path: store.path).query("SELECT COUNT(*) FROM runs").rows[0][0] == .integer(4))
         let edited = try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "two", runs: sweepRuns(3, hash: "x"), fresh: false)
         #expect(edited.created && edited.changedFrom == fresh.experimentID && edited.runs.count == 3)
         // Another spec (other path and name) is just new.
