@@ -19,7 +19,8 @@ extension RunStore {
         /// Its runs in matrix order, as they were when the experiment was found or created.
         public var runs: [StoredRun]
         /// The newest older experiment of the same spec path or name whose spec differed, when
-        /// a new experiment was created for a changed spec.
+        /// a new experiment was created for a changed spec (experiments recorded before schema 3
+        /// have no hash, and are never said to have changed).
         public var changedFrom: Int64?
         /// The newest experiment of the same spec, when `fresh` created a new one beside it.
         public var freshBeside: Int64?
@@ -48,7 +49,7 @@ extension RunStore {
                         return .commit
                     }
                     let changed = existing == nil ? try Int64.fetchOne(db, sql: """
-                        SELECT id FROM experiments WHERE (spec_path = ? OR name = ?) AND (spec_hash IS NULL OR spec_hash != ?)
+                        SELECT id FROM experiments WHERE (spec_path = ? OR name = ?) AND spec_hash IS NOT NULL AND spec_hash != ?
                         ORDER BY id DESC LIMIT 1
                         """, arguments: [specPath, name, specHash]) : nil
                     try db.execute(sql: "INSERT INTO experiments(name, spec_path, spec_json, created_at, spec_hash) VALUES (?, ?, ?, ?, ?)",
@@ -90,7 +91,7 @@ extension RunStore {
                     return ((id, try storedRuns(db, where: "r.experiment_id = ?", arguments: [id])), nil, newest)
                 }
                 let changed = try Int64.fetchOne(db, sql: """
-                    SELECT id FROM experiments WHERE (spec_path = ? OR name = ?) AND (spec_hash IS NULL OR spec_hash != ?)
+                    SELECT id FROM experiments WHERE (spec_path = ? OR name = ?) AND spec_hash IS NOT NULL AND spec_hash != ?
                     ORDER BY id DESC LIMIT 1
                     """, arguments: [specPath, name, specHash])
                 return (nil, changed, newest)

@@ -91,6 +91,9 @@ struct SweepStoreTests {
         #expect(try StoreReader(path: store.path).query("SELECT COUNT(*) FROM runs").rows[0][0] == .integer(4))
         let edited = try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "two", runs: sweepRuns(3, hash: "x"), fresh: false)
         #expect(edited.created && edited.changedFrom == fresh.experimentID && edited.runs.count == 3)
+        // An experiment recorded before schema 3 has no hash: it is never said to have changed.
+        _ = try store.createExperiment(name: "u", specPath: "u.json", specJSON: "{}")
+        #expect(try store.openSweep(name: "u", specPath: "u.json", specJSON: "{}", specHash: "four", runs: sweepRuns(1), fresh: false).changedFrom == nil)
         // Another spec (other path and name) is just new.
         let other = try store.openSweep(name: "t", specPath: "t.json", specJSON: "{}", specHash: "three", runs: sweepRuns(1), fresh: false)
         #expect(other.created && other.changedFrom == nil)
