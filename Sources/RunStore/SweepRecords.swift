@@ -195,6 +195,16 @@ extension RunStore {
         }
     }
 
+    /// The last train loss and test accuracy, the best test accuracy and the mean speed of a run
+    /// (`run_final_metrics`), for showing a run this process did not train; nil for an unknown run.
+    public func finalMetrics(run id: Int64) throws(StoreError) -> (trainLoss: Double?, testAccuracy: Double?, bestTestAccuracy: Double?, imagesPerSecond: Double?)? {
+        try read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT final_train_loss, final_test_accuracy, best_test_accuracy, images_per_second FROM run_final_metrics WHERE run_id = ?
+                """, arguments: [id]).map { row in (row[0], row[1], row[2], row[3]) }
+        }
+    }
+
     static func holds(_ db: Database, run id: Int64, claimant: String) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND status = 'running' AND claimed_by = ?", arguments: [id, claimant]) != nil
     }

@@ -101,7 +101,8 @@ struct SweepCLITests {
         let folder = temporaryFolder()
         let spec = writeSpec(folder, epochs: 1, extra: #", "matrix": { "seeds": [1, 2] }"#)
         let store = folder + "/s.sqlite"
-        #expect(try runner("exec", spec, "--store", store, "--quiet").status == 0)
+        let firstExec = try runner("exec", spec, "--store", store, "--quiet")
+        #expect(firstExec.status == 0)
         let before = try storeBytes(store)
 
         let dry = try runner("exec", spec, "--store", store, "--dry-run")
@@ -113,6 +114,17 @@ struct SweepCLITests {
         let again = try runner("exec", spec, "--store", store)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.components(separatedBy: "skipped: completed").count - 1 == 2, "\(again.stdout)")
+        // A skipped run shows its results from the store: train loss, test and best accuracy as when it was trained.
+        func results(_ output: String, _ statusWords: Int) -> [[Substring]] {
+            var rows: [[Substring]] = []
+            for line in output.split(separator: "\n") {
+                let words: [Substring] = line.split(separator: " ")
+                guard words.count > 6 + statusWords, words[1].hasPrefix("seed=") else { continue }
+                rows.append(Array(words[(3 + statusWords)...(5 + statusWords)]))
+            }
+            return rows
+        }
+        #expect(results(again.stdout, 1).count == 2 && results(again.stdout, 1) == results(firstExec.stdout, 0), "\(again.stdout)")
         #expect(again.stderr.contains("continuing experiment 1, which holds this spec: 2 completed"), "\(again.stderr)")
         #expect(try scalar(store, "SELECT COUNT(*) FROM experiments") == .integer(1))
         #expect(try scalar(store, "SELECT COUNT(*) FROM events WHERE kind = 'started'") == .integer(2))

@@ -67,7 +67,7 @@ public final class ExperimentRunner {
                     outcomes[run.index] = current.status == .interrupted && current.startedAt == nil
                         ? RunOutcome(runID: stored.id, index: run.index, label: run.variant.label, status: .interrupted, epochsDone: 0,
                                      seconds: 0, storeFraction: 0, error: "not started", disposition: .notStarted)
-                        : skipped(run, current, previous: nil)
+                        : try skipped(run, current, previous: nil)
                     continue
                 }
                 switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
@@ -81,7 +81,7 @@ public final class ExperimentRunner {
                     outcomes[run.index] = outcome
                     if !outcome.isSettled { waiting = true }
                 case .refused(let current):
-                    let outcome = skipped(run, current, previous: outcomes[run.index])
+                    let outcome = try skipped(run, current, previous: outcomes[run.index])
                     if outcomes[run.index] == nil { reporter.sweepMessage(SweepText.skipping(run, current)) }
                     outcomes[run.index] = outcome
                     if !outcome.isSettled { waiting = true }
@@ -96,15 +96,18 @@ public final class ExperimentRunner {
     }
 
     /// The outcome of a run this process did not claim, from its state in the store.
-    private func skipped(_ run: RunPlan, _ current: StoredRun, previous: RunOutcome?) -> RunOutcome {
+    private func skipped(_ run: RunPlan, _ current: StoredRun, previous: RunOutcome?) throws(StoreError) -> RunOutcome {
         var disposition = RunDisposition.skipped
         switch previous?.disposition {
         case .skippedLive(let claimant)?: disposition = .skippedLive(claimant: claimant)
         case .takenOver(let by)?: disposition = .takenOver(by: by)
         default: if current.status == .running { disposition = .skippedLive(claimant: current.claimedBy ?? "another process") }
         }
+        let final = current.status == .running ? nil : try store.finalMetrics(run: current.id)
         return RunOutcome(runID: current.id, index: run.index, label: run.variant.label, status: current.status,
-                          epochsDone: current.epochsDone, seconds: previous?.seconds ?? 0, storeFraction: previous?.storeFraction ?? 0,
+                          epochsDone: current.epochsDone, finalTrainLoss: final?.trainLoss, finalTestAccuracy: final?.testAccuracy,
+                          bestTestAccuracy: final?.bestTestAccuracy, imagesPerSecond: final?.imagesPerSecond,
+                          seconds: previous?.seconds ?? 0, storeFraction: previous?.storeFraction ?? 0,
                           error: current.error, disposition: disposition)
     }
 
