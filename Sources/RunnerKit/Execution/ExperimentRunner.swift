@@ -70,6 +70,11 @@ public final class ExperimentRunner {
                         : try skipped(run, current, previous: nil)
                     continue
                 }
+                // While waiting for a run live elsewhere, look before trying to claim: a claim is a write.
+                if outcomes[run.index] != nil, let current = try store.storedRun(stored.id), current.isLive(staleAfter: staleAfter) {
+                    waiting = true
+                    continue
+                }
                 switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
                 case .claimed(let before):
                     let resumedFrom = before.startedAt == nil ? nil : before.status
