@@ -69,6 +69,44 @@ struct SweepRunnerTests {
         #expect(metrics() == atTakeover)
     }
 
+    @Test("a run live in another process is skipped with a line saying so; the process trains the rest, waits for it, and reports how it ended")
+    func liveElsewhere() throws {
+        let path = temporaryPath("store.sqlite")
+        let plan = try SpecLoader.plan(text: smokeSpec { $0["matrix"] = ["seeds": [1, 2]] }, file: "t.json")
+        // A first exec stopped before anything started leaves both runs never started.
+        let stopped = StopSignal()
+        stopped.request(SIGINT)
+        _ = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: stopped).execute(plan)
+        let other = try RunStore(path: path)
+        #expect(try other.claimRun(1, staleAfter: 60, claimant: "elsewhere:7"))
+        let reporter = SweepRecorder()
+        let runner = ExperimentRunner(store: try RunStore(path: path), reporter: reporter, stop: StopSignal())
+        runner.pollInterval = 0.05
+        let box = Box(runner)
+        let outcomes = Box<[RunOutcome]?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            outcomes.value = try? box.value.execute(plan)
+            done.signal()
+        }
+        let reader = try StoreReader(path: path)
+        var waited = 0
+        while (try? reader.query("SELECT status FROM runs WHERE id = 2").rows.first?.first) != .text("completed") && waited < 600 {
+            Thread.sleep(forTimeInterval: 0.1)
+            waited += 1
+        }
+        #expect(reporter.messages.value.contains("run 1 (seed=1): live in elsewhere:7, skipped; this process waits for it to end (and takes it over if that process dies)"),
+                "\(reporter.messages.value)")
+        #expect(reporter.messages.value.first == "continuing experiment 1, which holds this spec: 1 running, 1 interrupted")
+        #expect(try other.beat(run: 1, claimant: "elsewhere:7"))
+        #expect(try other.finish(run: 1, status: .completed, claimant: "elsewhere:7"))
+        done.wait()
+        let result = try #require(outcomes.value)
+        #expect(result.map(\.disposition) == [.skippedLive(claimant: "elsewhere:7"), .started])
+        #expect(result.map(\.status) == [.completed, .completed])
+        #expect(try reader.query("SELECT claimed_by FROM runs ORDER BY id").rows == [[.text("elsewhere:7")], [.text(RunStore.claimant)]])
+    }
+
     @Test("the experiment hash is that of the resolved runs: equal for a reformatted spec, different for a changed value or matrix")
     func sweepHash() throws {
         let base = try SpecLoader.plan(text: smokeSpec(), file: "t.json")
