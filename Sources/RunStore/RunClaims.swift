@@ -11,12 +11,32 @@ extension RunStore {
     }
 
     /// The runs a claim may take: never started or interrupted, failed by a crash (not by its
-    /// spec), or running with a heartbeat older than the stale limit (its process died).
+    /// spec), or running with a heartbeat older than the stale limit or claimed by a process of
+    /// this host that no longer exists (its process died: after `kill -9`, no need to wait).
     static let claimableCondition = """
         (status IN ('queued', 'interrupted')
          OR (status = 'failed' AND failure_kind = 'crash')
-         OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < :now - :staleAfter)))
+         OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < :now - :staleAfter
+                                     OR convlab_claimant_gone(claimed_by))))
         """
+
+    /// Whether `claimedBy` ("host:pid") names a process of this host that no longer exists. A
+    /// claimant of another host, or one that cannot be parsed, is never called gone: only its
+    /// heartbeat can tell. A pid taken by a new process since counts as alive (the heartbeat then
+    /// decides, as for another host).
+    public static func claimantIsGone(_ claimedBy: String?, host: String = ProcessInfo.processInfo.hostName) -> Bool {
+        guard let claimedBy, let colon = claimedBy.lastIndex(of: ":"), claimedBy[..<colon] == host,
+              let pid = Int32(claimedBy[claimedBy.index(after: colon)...]), pid > 0 else { return false }
+        return kill(pid, 0) == -1 && errno == ESRCH
+    }
+
+    /// Registers `convlab_claimant_gone(claimed_by)` on a connection, for `claimableCondition`.
+    static func addClaimFunctions(_ db: Database) {
+        let host = ProcessInfo.processInfo.hostName
+        db.add(function: DatabaseFunction("convlab_claimant_gone", argumentCount: 1, pure: false) { values in
+            claimantIsGone(String.fromDatabaseValue(values[0]), host: host)
+        })
+    }
 
     static let claimAssignments = """
         status = 'running', heartbeat_at = :now, claimed_by = :claimant, started_at = COALESCE(started_at, :now),
@@ -78,7 +98,7 @@ extension RunStore {
         let rows = try Row.fetchAll(db, sql: """
             SELECT r.id, r.uuid, r.experiment_id, r.run_index, r.variant, r.variant_label, r.spec_hash, r.status, r.failure_kind,
                    r.heartbeat_at, r.claimed_by, r.epochs_planned, r.epochs_done, r.steps_done,
-                   c.epoch, c.step, c.path, c.bytes, c.sha256, c.created_at
+                   c.epoch, c.step, c.path, c.bytes, c.sha256, c.created_at, r.started_at, r.error
             FROM runs r
             LEFT JOIN checkpoints c ON c.run_id = r.id AND c.epoch = (SELECT MAX(epoch) FROM checkpoints WHERE run_id = r.id)
             WHERE \(condition)
@@ -93,7 +113,7 @@ extension RunStore {
                              specHash: row[6], status: RunStatus(rawValue: row[7]) ?? .failed,
                              failureKind: (row[8] as String?).flatMap(FailureKind.init(rawValue:)),
                              heartbeatAt: row[9], claimedBy: row[10], epochsPlanned: row[11], epochsDone: row[12], stepsDone: row[13],
-                             latestCheckpoint: checkpoint)
+                             latestCheckpoint: checkpoint, startedAt: row[20], error: row[21])
         }
     }
 }

@@ -18,19 +18,26 @@ public struct StoredRun: Sendable, Equatable {
     public var epochsDone: Int
     public var stepsDone: Int
     public var latestCheckpoint: CheckpointRecord?
+    /// When a process first claimed it; nil for a run that never started.
+    public var startedAt: Double?
+    /// Why it failed, diverged or was interrupted.
+    public var error: String?
 
     public init(id: Int64, uuid: String, experimentID: Int64, runIndex: Int, variant: String, variantLabel: String, specHash: String,
                 status: RunStatus, failureKind: FailureKind? = nil, heartbeatAt: Double? = nil, claimedBy: String? = nil,
-                epochsPlanned: Int, epochsDone: Int = 0, stepsDone: Int = 0, latestCheckpoint: CheckpointRecord? = nil) {
+                epochsPlanned: Int, epochsDone: Int = 0, stepsDone: Int = 0, latestCheckpoint: CheckpointRecord? = nil,
+                startedAt: Double? = nil, error: String? = nil) {
         self.id = id; self.uuid = uuid; self.experimentID = experimentID; self.runIndex = runIndex; self.variant = variant
         self.variantLabel = variantLabel; self.specHash = specHash; self.status = status; self.failureKind = failureKind
         self.heartbeatAt = heartbeatAt; self.claimedBy = claimedBy; self.epochsPlanned = epochsPlanned; self.epochsDone = epochsDone
         self.stepsDone = stepsDone; self.latestCheckpoint = latestCheckpoint
+        self.startedAt = startedAt; self.error = error
     }
 
-    /// Running, with a heartbeat newer than `staleAfter` seconds: a live process owns it.
+    /// Running, with a heartbeat newer than `staleAfter` seconds, and not claimed by a process
+    /// of this host that no longer exists: a live process owns it.
     public func isLive(now: Double = Date().timeIntervalSince1970, staleAfter: Double) -> Bool {
-        status == .running && (heartbeatAt.map { $0 >= now - staleAfter } ?? false)
+        status == .running && (heartbeatAt.map { $0 >= now - staleAfter } ?? false) && !RunStore.claimantIsGone(claimedBy)
     }
 
     /// Whether `RunStore.claimRun` would claim it now: the same rule as its SQL.

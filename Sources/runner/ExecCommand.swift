@@ -15,10 +15,13 @@ struct Exec: ParsableCommand {
 
         Ctrl-C (or SIGTERM) ends the current run as "interrupted"; everything logged up to then stays in the store. A second Ctrl-C exits at once. A run whose loss becomes NaN is marked "diverged" and the next run starts.
 
+        Running a spec again on a store that holds it continues that experiment: completed runs are skipped; queued, interrupted and crashed runs, and runs of a process that died, are trained (again from step 0); a run that failed because of its spec or data, or diverged, is not retried. Several `runner exec` of one spec on one store share its runs: each run is claimed before it trains, and each process ends when every run is done. An edited spec is a new experiment; --fresh starts one anyway.
+
         Examples:
           runner exec lenet
           runner exec Experiments/smoke.json --store /tmp/try.sqlite
           runner exec activations --dry-run
+          runner exec lenet & runner exec lenet      # two workers, one sweep
         """)
 
     @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))
@@ -32,6 +35,12 @@ struct Exec: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the final summary.")
     var quiet = false
 
+    @Flag(name: .long, help: "Start a new experiment even if the store already holds this spec.")
+    var fresh = false
+
+    @Option(help: ArgumentHelp("A running run silent for longer than this is taken to be dead, and trained here.", valueName: "seconds"))
+    var staleAfter: Double = 60
+
     /// How often a live run refreshes its heartbeat (seconds); hidden: tests shorten it.
     @Option(name: .customLong("heartbeat-interval"), help: .hidden)
     var heartbeatInterval: Double = 5
@@ -40,12 +49,18 @@ struct Exec: ParsableCommand {
         guard heartbeatInterval.isFinite, (0.01...3600).contains(heartbeatInterval) else {
             throw ValidationError("--heartbeat-interval must be between 0.01 and 3600 seconds")
         }
+        guard staleAfter.isFinite, (1...31_536_000).contains(staleAfter), staleAfter > heartbeatInterval else {
+            throw ValidationError("--stale-after must be a number of seconds from 1 to 31536000 (a year), and longer than --heartbeat-interval, not \(staleAfter)")
+        }
     }
 
     func run() throws {
         let plans = try loadPlans(specs)
         for plan in plans { printPlan(plan, storePath: store.path) }
-        if dryRun { return }
+        if dryRun {
+            for plan in plans { try printSweepPreview(plan) }
+            return
+        }
 
         let runStore: RunStore
         do { runStore = try RunStore(path: store.path) } catch {
@@ -58,11 +73,13 @@ struct Exec: ParsableCommand {
         // Closed on every way out, so the WAL is folded into the store's file (best effort: what
         // the WAL holds is durable either way).
         defer { try? runStore.close() }
-        let reporter = TerminalProgress(quiet: quiet)
+        let reporter = SweepReporter(TerminalProgress(quiet: quiet))
         var outcomes: [RunOutcome] = []
         for plan in plans where stop.requested == nil {
             let runner = ExperimentRunner(store: runStore, reporter: reporter, stop: stop)
             runner.heartbeatInterval = heartbeatInterval
+            runner.staleAfter = staleAfter
+            runner.fresh = fresh
             do { outcomes += try runner.execute(plan) } catch {
                 Console.error("error: could not write to the store: \(error)")
                 throw ExitCode(1)
@@ -71,7 +88,34 @@ struct Exec: ParsableCommand {
         print(ExecSummary.table(outcomes).renderText(width: Console.width), terminator: "")
         print("store: \(store.path.terminalSafe) — see `runner report --store \(store.path.terminalSafe)`")
         if let signal = stop.requested { throw ExitCode(128 + signal) }
+        // The sweep's result, whoever trained its runs: 0 only when every one is completed.
         if outcomes.contains(where: { $0.status != .completed }) { throw ExitCode(1) }
+    }
+
+    /// What exec would do with each run, read from the store without changing it.
+    func printSweepPreview(_ plan: ExperimentPlan) throws {
+        let preview: (found: (Int64, [StoredRun])?, changedFrom: Int64?, newest: Int64)
+        do {
+            preview = try RunStore.previewSweep(storePath: store.path, name: plan.name, specPath: plan.file, specHash: plan.sweepHash)
+        } catch {
+            Console.error("error: \(error)")
+            throw ExitCode(2)
+        }
+        let file = plan.file.terminalSafe
+        var actions: [String] = plan.runs.map { _ in SweepText.describe(.start, nil) }
+        if let (id, runs) = preview.found, !fresh, runs.map(\.runIndex) == plan.runs.map(\.index) {
+            print("would continue experiment \(id), which holds this spec:")
+            actions = runs.map { SweepText.describe(SweepText.action($0, staleAfter: staleAfter), $0) }
+        } else if let (id, _) = preview.found {
+            print("--fresh: would start experiment \(preview.newest + 1); experiment \(id) of the same spec stays as it was")
+        } else if let old = preview.changedFrom {
+            print("\(file) changed since experiment \(old) (its runs stay as they were): would start experiment \(preview.newest + 1)")
+        } else {
+            print("would start experiment \(preview.newest + 1)")
+        }
+        for (run, action) in zip(plan.runs, actions) {
+            print("  run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"): \(action)".terminalSafe)
+        }
     }
 
     func printPlan(_ plan: ExperimentPlan, storePath: String) {
@@ -150,10 +194,44 @@ enum ExecSummary {
     static func table(_ outcomes: [RunOutcome]) -> Table {
         Table(columns: ["run", "variant", "status", "epochs", "train loss", "test acc", "best acc", "images/s", "time", "store"],
               rows: outcomes.map { o in
-                  [String(o.runID), o.label.isEmpty ? "–" : o.label, o.status.rawValue, String(o.epochsDone), Numbers.fixed(o.finalTrainLoss),
-                   Numbers.fixed(o.finalTestAccuracy), Numbers.fixed(o.bestTestAccuracy), Numbers.integer(o.imagesPerSecond),
-                   Numbers.duration(o.seconds), String(format: "%.2f%%", o.storeFraction * 100)]
+                  let trainedHere = o.disposition == .started || o.disposition.isResumed
+                  return [String(o.runID), o.label.isEmpty ? "–" : o.label, status(o), String(o.epochsDone), Numbers.fixed(o.finalTrainLoss),
+                          Numbers.fixed(o.finalTestAccuracy), Numbers.fixed(o.bestTestAccuracy), Numbers.integer(o.imagesPerSecond),
+                          trainedHere ? Numbers.duration(o.seconds) : "–", trainedHere ? String(format: "%.2f%%", o.storeFraction * 100) : "–"]
               },
               alignments: [.right, .left, .left, .right, .right, .right, .right, .right, .right, .right])
+    }
+
+    /// The run's status, and what this process did with it when it did not simply train it.
+    static func status(_ o: RunOutcome) -> String {
+        switch o.disposition {
+        case .started: o.status.rawValue
+        case .resumed: "\(o.status.rawValue) (resumed)"
+        case .skipped: "skipped: \(o.status.rawValue)"
+        case .skippedLive(let claimant): "skipped: live in \(claimant)" + (o.status == .running ? "" : " → \(o.status.rawValue)")
+        case .takenOver(let by): "taken over by \(by)" + (o.status == .running ? "" : " → \(o.status.rawValue)")
+        case .notStarted: "\(o.status.rawValue) (not started)"
+        }
+    }
+}
+
+extension RunDisposition {
+    var isResumed: Bool { if case .resumed = self { true } else { false } }
+}
+
+/// The terminal's progress, plus what happens to the sweep (experiment continued or started,
+/// runs skipped, resumed or taken over), which is shown even with --quiet.
+final class SweepReporter: ProgressReporter {
+    let progress: TerminalProgress
+    init(_ progress: TerminalProgress) { self.progress = progress }
+    func runStarted(_ run: RunPlan, of total: Int, runID: Int64) { progress.runStarted(run, of: total, runID: runID) }
+    func step(_ update: ProgressUpdate) { progress.step(update) }
+    func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)]) { progress.epochFinished(update, metrics: metrics) }
+    func runFinished(_ outcome: RunOutcome) { progress.runFinished(outcome) }
+    func note(_ message: String) { progress.note(message) }
+    func sweepMessage(_ message: String) {
+        // Clears a live progress line first, so the message starts at the left.
+        if Console.isTerminal(STDERR_FILENO) { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        Console.error(message)
     }
 }

@@ -217,7 +217,7 @@ struct ExecCLITests {
         #expect(patient.stdout.contains("running") && !patient.stdout.contains("stale"), "\(patient.stdout)")
     }
 
-    @Test("two exec processes writing one new store both finish")
+    @Test("two exec processes of one spec on one new store both finish, on ONE experiment, each run trained once")
     func concurrentProcesses() throws {
         let folder = temporaryFolder()
         let store = folder + "/shared.sqlite"
@@ -229,7 +229,11 @@ struct ExecCLITests {
             #expect(result.status == 0, "\(result.stderr)")
             #expect(!result.stderr.lowercased().contains("locked"))
         }
-        #expect(try scalar(store, "SELECT COUNT(*) FROM runs WHERE status = 'completed'") == .integer(4))
-        #expect(try scalar(store, "SELECT COUNT(*) FROM experiments") == .integer(2))
+        // Started at the same moment, they found-or-created the experiment in one transaction each:
+        // one created it, the other continued it, and they shared its two runs.
+        #expect(try scalar(store, "SELECT COUNT(*) FROM experiments") == .integer(1))
+        #expect(try scalar(store, "SELECT COUNT(*) FROM runs") == .integer(2))
+        #expect(try scalar(store, "SELECT COUNT(*) FROM runs WHERE status = 'completed'") == .integer(2))
+        #expect(try scalar(store, "SELECT COUNT(*) FROM events WHERE kind = 'started'") == .integer(2))
     }
 }

@@ -4,9 +4,14 @@ import Foundation
 import RunStore
 import TextKit
 
-/// Trains every run of a plan and records it in the store. A failed or diverged run does not
-/// stop the next; a stop request (Ctrl-C, SIGTERM) ends the current run as `interrupted` with
-/// everything logged so far kept, and leaves the runs after it marked as never started.
+/// Works the sweep of a plan: finds the experiment of the spec in the store, or creates it (one
+/// transaction, so processes started together share one), then claims each run before training
+/// it, so that several processes never train the same run. Completed, diverged and spec-failed
+/// runs are skipped; queued, interrupted, crash-failed and dead-process runs are trained; a run
+/// live in another process is waited for (and taken over if that process dies). A failed or
+/// diverged run does not stop the next; a stop request (Ctrl-C, SIGTERM) ends the current run as
+/// `interrupted` with everything logged so far kept, and leaves the never-started runs after it
+/// `interrupted` too.
 public final class ExperimentRunner {
     public let store: RunStore
     public let reporter: any ProgressReporter
@@ -18,6 +23,14 @@ public final class ExperimentRunner {
     /// A running run's heartbeat is refreshed this often (seconds) on a timer of its own, between
     /// flushes too; `runner report` calls a run stale after a minute of silence.
     public var heartbeatInterval: Double = 5
+    /// A running run whose heartbeat is older than this (seconds) may be claimed by this process.
+    public var staleAfter: Double = 60
+    /// How often (seconds) the runs live in other processes are looked at while waiting for them.
+    public var pollInterval: Double = 1
+    /// Start a new experiment even when the store already holds this spec.
+    public var fresh = false
+    /// "host:pid", as `runs.claimed_by` records it.
+    public var claimant = RunStore.claimant
     private var datasetCache: [String: DatasetSplit] = [:]
     /// Tests only: edits each batch just before it is written, to reach the store's own refusal
     /// of non-finite values, which the checks where values are made leave no other way to reach.
@@ -30,29 +43,77 @@ public final class ExperimentRunner {
     }
 
     public func execute(_ plan: ExperimentPlan) throws(StoreError) -> [RunOutcome] {
-        let experimentID = try store.createExperiment(name: plan.name, specPath: plan.file, specJSON: plan.text)
-        let provenance = Provenance.current
-        var runIDs: [Int64] = []
-        for run in plan.runs {
-            runIDs.append(try store.createRun(NewRun(
-                experimentID: experimentID, runIndex: run.index, variant: JSONWriter.write(run.variant.json, pretty: false),
-                variantLabel: run.variant.label, specJSON: run.resolvedJSON, specHash: run.specHash, seed: run.seed,
-                epochsPlanned: run.epochs, provenance: provenance, params: run.params)))
+        var provenance = Provenance.current
+        if let git = Provenance.git(forSpecAt: plan.file) { (provenance.gitCommit, provenance.gitDirty) = (git.commit, git.dirty) }
+        let newRuns = plan.runs.map { run in
+            NewRun(experimentID: 0, runIndex: run.index, variant: JSONWriter.write(run.variant.json, pretty: false),
+                   variantLabel: run.variant.label, specJSON: run.resolvedJSON, specHash: run.specHash, seed: run.seed,
+                   epochsPlanned: run.epochs, provenance: provenance, params: run.params)
         }
-        var outcomes: [RunOutcome] = []
-        for (run, runID) in zip(plan.runs, runIDs) {
-            if let signal = stop.requested {
-                try store.finish(run: runID, status: .interrupted, error: "not started: the experiment was stopped by \(Provenance.signalName(signal))")
-                outcomes.append(RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: .interrupted,
-                                           epochsDone: 0, seconds: 0, storeFraction: 0, error: "not started"))
-                continue
+        let sweep = try store.openSweep(name: plan.name, specPath: plan.file, specJSON: plan.text, specHash: plan.sweepHash,
+                                        runs: newRuns, fresh: fresh)
+        reporter.sweepMessage(SweepText.opening(sweep, plan: plan))
+        guard sweep.runs.map(\.runIndex) == plan.runs.map(\.index) else {
+            throw StoreError(.invalidValue, path: store.path, "experiment \(sweep.experimentID) has runs \(sweep.runs.map(\.runIndex)) but \(plan.file) expands to \(plan.runs.count); run it with --fresh to start a new experiment")
+        }
+        var outcomes: [Int: RunOutcome] = [:]
+        while true {
+            var waiting = false
+            for (run, stored) in zip(plan.runs, sweep.runs) where outcomes[run.index]?.isSettled != true {
+                if let signal = stop.requested {
+                    guard outcomes[run.index] == nil else { continue }
+                    try store.markNotStarted(run: stored.id, reason: "not started: the experiment was stopped by \(Provenance.signalName(signal))")
+                    let current = try store.storedRun(stored.id) ?? stored
+                    outcomes[run.index] = current.status == .interrupted && current.startedAt == nil
+                        ? RunOutcome(runID: stored.id, index: run.index, label: run.variant.label, status: .interrupted, epochsDone: 0,
+                                     seconds: 0, storeFraction: 0, error: "not started", disposition: .notStarted)
+                        : try skipped(run, current, previous: nil)
+                    continue
+                }
+                // While waiting for a run live elsewhere, look before trying to claim: a claim is a write.
+                if outcomes[run.index] != nil, let current = try store.storedRun(stored.id), current.isLive(staleAfter: staleAfter) {
+                    waiting = true
+                    continue
+                }
+                switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
+                case .claimed(let before):
+                    let resumedFrom = before.startedAt == nil ? nil : before.status
+                    if resumedFrom != nil { reporter.sweepMessage(SweepText.resuming(run, before, staleAfter: staleAfter)) }
+                    reporter.runStarted(run, of: plan.runs.count, runID: stored.id)
+                    var outcome = try train(run, claimed: before, runCount: plan.runs.count, provenance: provenance)
+                    if let resumedFrom, outcome.disposition == .started { outcome.disposition = .resumed(from: resumedFrom) }
+                    reporter.runFinished(outcome)
+                    outcomes[run.index] = outcome
+                    if !outcome.isSettled { waiting = true }
+                case .refused(let current):
+                    let outcome = try skipped(run, current, previous: outcomes[run.index])
+                    if outcomes[run.index] == nil { reporter.sweepMessage(SweepText.skipping(run, current)) }
+                    outcomes[run.index] = outcome
+                    if !outcome.isSettled { waiting = true }
+                case .unknownRun:
+                    throw StoreError(.unknownRun, path: store.path, "run \(stored.id) of experiment \(sweep.experimentID) was deleted while this sweep ran")
+                }
             }
-            reporter.runStarted(run, of: plan.runs.count, runID: runID)
-            let outcome = try train(run, runID: runID, runCount: plan.runs.count)
-            reporter.runFinished(outcome)
-            outcomes.append(outcome)
+            guard waiting, stop.requested == nil else { break }
+            Thread.sleep(forTimeInterval: pollInterval)
         }
-        return outcomes
+        return plan.runs.compactMap { outcomes[$0.index] }
+    }
+
+    /// The outcome of a run this process did not claim, from its state in the store.
+    private func skipped(_ run: RunPlan, _ current: StoredRun, previous: RunOutcome?) throws(StoreError) -> RunOutcome {
+        var disposition = RunDisposition.skipped
+        switch previous?.disposition {
+        case .skippedLive(let claimant)?: disposition = .skippedLive(claimant: claimant)
+        case .takenOver(let by)?: disposition = .takenOver(by: by)
+        default: if current.status == .running { disposition = .skippedLive(claimant: current.claimedBy ?? "another process") }
+        }
+        let final = current.status == .running ? nil : try store.finalMetrics(run: current.id)
+        return RunOutcome(runID: current.id, index: run.index, label: run.variant.label, status: current.status,
+                          epochsDone: current.epochsDone, finalTrainLoss: final?.trainLoss, finalTestAccuracy: final?.testAccuracy,
+                          bestTestAccuracy: final?.bestTestAccuracy, imagesPerSecond: final?.imagesPerSecond,
+                          seconds: previous?.seconds ?? 0, storeFraction: previous?.storeFraction ?? 0,
+                          error: current.error, disposition: disposition)
     }
 
     private func dataset(for run: RunPlan) throws(DatasetError) -> DatasetSplit {
@@ -65,8 +126,9 @@ public final class ExperimentRunner {
         return split
     }
 
-    /// One run, from `queued` to its final status.
-    func train(_ run: RunPlan, runID: Int64, runCount: Int) throws(StoreError) -> RunOutcome {
+    /// One run this process has just claimed, to its final status.
+    func train(_ run: RunPlan, claimed before: StoredRun, runCount: Int, provenance: RunProvenance) throws(StoreError) -> RunOutcome {
+        let runID = before.id
         let clock = ContinuousClock()
         let started = clock.now
         func seconds(since instant: ContinuousClock.Instant) -> Double {
@@ -80,6 +142,20 @@ public final class ExperimentRunner {
         var heartbeat: Heartbeat?
         /// Set when the store refused a batch for a NaN or an infinity the checks below missed.
         var unrecordable: String?
+        /// Set when another process claimed the run (this one was silent past the stale limit).
+        var claimLost = false
+
+        /// Another process claimed the run: stop without writing anything more to it.
+        func takenOver() throws(StoreError) -> RunOutcome {
+            heartbeat?.stop()
+            let current = try store.storedRun(runID)
+            let other = current?.claimedBy ?? "another process"
+            reporter.sweepMessage("run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))") was taken over by \(other) "
+                          + "(this process was silent for longer than the stale limit of \(Int(staleAfter)) s): stopped at step \(step) without writing more")
+            return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: current?.status ?? .running,
+                              epochsDone: epochsDone, seconds: seconds(since: started), storeFraction: 0, error: nil,
+                              disposition: .takenOver(by: other))
+        }
 
         func event(_ kind: String, _ message: String) {
             records.events.append(.init(time: Date().timeIntervalSince1970, kind: kind, message: message))
@@ -88,14 +164,14 @@ public final class ExperimentRunner {
             let t = clock.now
             beforeFlush?(&records)
             do throws(StoreError) {
-                try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
+                claimLost = try !store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step, claimant: claimant) || claimLost
             } catch {
                 // Defence in depth: every value is checked where it is made, but should one slip
                 // through, the store refuses the batch whole; keep its finite rows and end the run.
                 guard error.kind == .nonFiniteValue, let value = records.firstNonFiniteValue else { throw error }
                 unrecordable = unrecordable ?? value
                 records.removeNonFiniteValues()
-                try store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step)
+                claimLost = try !store.append(records, run: runID, epochsDone: epochsDone, stepsDone: step, claimant: claimant) || claimLost
             }
             records = RecordBatch()
             storeSeconds += seconds(since: t)
@@ -103,6 +179,7 @@ public final class ExperimentRunner {
         func finish(_ status: RunStatus, _ error: String? = nil) throws(StoreError) -> RunOutcome {
             var status = status, error = error
             try flush()
+            if claimLost { return try takenOver() }
             if let value = unrecordable, status != .diverged {
                 let message = Self.divergence(value)
                 event("diverged", message)
@@ -111,7 +188,7 @@ public final class ExperimentRunner {
             }
             heartbeat?.stop()
             let t = clock.now
-            try store.finish(run: runID, status: status, error: error)
+            guard try store.finish(run: runID, status: status, error: error, claimant: claimant) else { return try takenOver() }
             storeSeconds += seconds(since: t)
             let total = seconds(since: started)
             return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: status, epochsDone: epochsDone,
@@ -119,9 +196,14 @@ public final class ExperimentRunner {
                               imagesPerSecond: lastSpeed, seconds: total, storeFraction: total > 0 ? storeSeconds / total : 0, error: error)
         }
 
-        try store.markStarted(run: runID)
-        heartbeat = Heartbeat(store: store, run: runID, interval: heartbeatInterval)
+        heartbeat = Heartbeat(store: store, run: runID, claimant: claimant, interval: heartbeatInterval)
         defer { heartbeat?.stop() }
+        try store.recordProvenance(run: runID, provenance)
+        // Where a claimed run starts. Training state cannot be restored from a checkpoint yet, so
+        // every attempt starts at step 0, and what an earlier attempt recorded is discarded (the
+        // run's loss curve is then that of one uninterrupted run). Restoring
+        // `before.latestCheckpoint` belongs here, with its step passed to `discardRecords`.
+        if before.startedAt != nil { try store.discardRecords(run: runID, after: nil) }
         /// Ends the run as diverged because `value` (a description naming it) is not finite.
         func diverge(_ value: String) throws(StoreError) -> RunOutcome {
             let message = Self.divergence(value)
@@ -133,13 +215,21 @@ public final class ExperimentRunner {
             list += rows.filter { describe($0) == nil }
             return rows.lazy.compactMap(describe).first
         }
-        event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)")
+        event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)"
+              + (before.startedAt == nil ? "" : "; an earlier attempt (\(before.status.rawValue), step \(before.stepsDone)) is trained again from step 0")
+              + ", by \(claimant)")
 
         // Data.
         var split: DatasetSplit
         do {
             split = try dataset(for: run)
         } catch {
+            event("failed", error.description)
+            return try finish(.failed, error.description)
+        }
+        do {
+            try store.recordDataFiles(run: runID, files: DataFiles.paths(of: run))
+        } catch where error.kind == .io {
             event("failed", error.description)
             return try finish(.failed, error.description)
         }
@@ -172,6 +262,7 @@ public final class ExperimentRunner {
             let epochStart = clock.now
             var epochProbeSeconds = 0.0
             for batchIndex in 0..<stepsPerEpoch {
+                if claimLost || heartbeat?.lost == true { return try takenOver() }
                 if let signal = stop.requested {
                     event("interrupted", "stopped by \(Provenance.signalName(signal)) at step \(step) (epoch \(epoch))")
                     return try finish(.interrupted, "stopped by \(Provenance.signalName(signal)) at step \(step)")
@@ -222,6 +313,7 @@ public final class ExperimentRunner {
                 if seconds(since: lastFlush) >= flushInterval {
                     try flush()
                     lastFlush = clock.now
+                    if claimLost { return try takenOver() }
                     if let value = unrecordable { return try diverge(value) }
                 }
                 if seconds(since: lastProgress) >= progressInterval {
@@ -273,6 +365,7 @@ public final class ExperimentRunner {
             epochsDone = epoch
             try flush()
             lastFlush = clock.now
+            if claimLost { return try takenOver() }
             if let value = unrecordable { return try diverge(value) }
             reporter.epochFinished(ProgressUpdate(
                 runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,

@@ -9,6 +9,12 @@ public protocol ProgressReporter: AnyObject {
     func epochFinished(_ update: ProgressUpdate, metrics: [(name: String, value: Double)])
     func runFinished(_ outcome: RunOutcome)
     func note(_ message: String)
+    /// What happens to the sweep as a whole: which experiment, runs skipped, resumed, taken over.
+    func sweepMessage(_ message: String)
+}
+
+extension ProgressReporter {
+    public func sweepMessage(_ message: String) {}
 }
 
 public struct ProgressUpdate: Sendable {
@@ -39,6 +45,33 @@ public struct RunOutcome: Sendable {
     /// Time spent writing to the store, as a fraction of the run's time.
     public var storeFraction: Double
     public var error: String?
+    /// What this process did with the run.
+    public var disposition: RunDisposition = .started
+
+    /// Whether the run has ended for good (a run live in another process has not).
+    public var isSettled: Bool {
+        switch disposition {
+        case .skippedLive, .takenOver: status != .running
+        default: true
+        }
+    }
+}
+
+/// What a `runner exec` did with one run of its sweep.
+public enum RunDisposition: Sendable, Equatable {
+    /// Trained here, its first attempt.
+    case started
+    /// Trained here after an earlier attempt that ended in this status (interrupted, failed by a
+    /// crash, or running in a process that died).
+    case resumed(from: RunStatus)
+    /// Not trained: already completed, diverged, or failed because of its spec or data.
+    case skipped
+    /// Not trained: another process (host:pid) was training it.
+    case skippedLive(claimant: String)
+    /// Trained here until another process claimed it (this one was silent past the stale limit).
+    case takenOver(by: String)
+    /// The sweep was stopped before this run started.
+    case notStarted
 }
 
 /// Set by a signal handler, read by the training loop between steps.

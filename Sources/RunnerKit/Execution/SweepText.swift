@@ -1,0 +1,79 @@
+import Foundation
+import RunStore
+import TextKit
+
+extension ExperimentPlan {
+    /// SHA-256 of the resolved specs of all its runs, in matrix order: what identifies the
+    /// experiment in the store, so that running the same spec again continues it, and an edited
+    /// spec (any resolved value changed, a run added or removed) is a new experiment.
+    public var sweepHash: String {
+        DataFileHash.sha256(Data(runs.map { "\($0.index) \($0.specHash)" }.joined(separator: "\n").utf8))
+    }
+}
+
+/// What `runner exec` would do with, or says about, each run of a sweep.
+public enum SweepText {
+    /// The action for a run as stored, before this process claims it.
+    public enum Action: Equatable, Sendable {
+        case start, resume(RunStatus), skipCompleted, skipLive(String), skipFailedBySpec, skipDiverged
+    }
+
+    public static func action(_ run: StoredRun, staleAfter: Double, now: Double = Date().timeIntervalSince1970) -> Action {
+        switch run.status {
+        case .completed: return .skipCompleted
+        case .diverged: return .skipDiverged
+        case .failed where run.failureKind != .crash: return .skipFailedBySpec
+        case .running where run.isLive(now: now, staleAfter: staleAfter): return .skipLive(run.claimedBy ?? "another process")
+        default: return run.startedAt == nil ? .start : .resume(run.status)
+        }
+    }
+
+    public static func describe(_ action: Action, _ run: StoredRun?) -> String {
+        switch action {
+        case .start: return "start"
+        case .resume(let status):
+            let was = status == .running ? "running in a process that is gone" : status.rawValue
+            return "resume (was \(was) at step \(run?.stepsDone ?? 0)): trains again from step 0"
+        case .skipCompleted: return "skip: completed"
+        case .skipLive(let claimant): return "skip: live in \(claimant)"
+        case .skipFailedBySpec: return "skip: failed by its spec or data, not retried" + (run?.error.map { " (\($0))" } ?? "")
+        case .skipDiverged: return "skip: diverged, not retried"
+        }
+    }
+
+    static func name(_ run: RunPlan) -> String {
+        "run \(run.index)" + (run.variant.label.isEmpty ? "" : " (\(run.variant.label))")
+    }
+
+    /// One line on which experiment this exec works on.
+    static func opening(_ sweep: RunStore.Sweep, plan: ExperimentPlan) -> String {
+        let file = plan.file
+        if let old = sweep.freshBeside {
+            return "--fresh: starting experiment \(sweep.experimentID); experiment \(old) of the same spec stays as it was"
+        }
+        if let old = sweep.changedFrom {
+            return "\(file) changed since experiment \(old) (its runs stay as they were): starting experiment \(sweep.experimentID)"
+        }
+        if sweep.created { return "starting experiment \(sweep.experimentID)" }
+        var counts: [String: Int] = [:]
+        for run in sweep.runs { counts[run.status.rawValue, default: 0] += 1 }
+        let summary = RunStatus.allCases.compactMap { status in counts[status.rawValue].map { "\($0) \(status.rawValue)" } }.joined(separator: ", ")
+        return "continuing experiment \(sweep.experimentID), which holds this spec: \(summary)"
+    }
+
+    static func resuming(_ run: RunPlan, _ before: StoredRun, staleAfter: Double) -> String {
+        "\(name(run)): " + describe(.resume(before.status), before).replacingOccurrences(of: "resume", with: "resumed", options: .anchored)
+    }
+
+    static func skipping(_ run: RunPlan, _ current: StoredRun) -> String {
+        let action = action(current, staleAfter: .infinity)
+        if case .skipLive(let claimant) = action {
+            return "\(name(run)): live in \(claimant), skipped; this process waits for it to end (and takes it over if that process dies)"
+        }
+        if action == .skipFailedBySpec {
+            return "\(name(run)): failed because of its spec or data, not retried" + (current.error.map { ": \($0)" } ?? "")
+                + " (fix the spec: an edited spec is a new experiment)"
+        }
+        return "\(name(run)): " + describe(action, current)
+    }
+}
