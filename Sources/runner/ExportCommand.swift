@@ -43,6 +43,11 @@ struct Export: ParsableCommand {
             let source = try ExportSource.find(reference, epoch: epoch, storePath: store.path)
             let target = output ?? "run-\(source.runID)-epoch-\(source.checkpoint.epoch).safetensors"
             let resolved = try OutputFile.check(target, protecting: [store.path])
+            // Replacing a checkpoint with an export would lose the training state it holds.
+            let artifactsRoot = URL(fileURLWithPath: store.path + ".artifacts").resolvingSymlinksInPath().path + "/"
+            if URL(fileURLWithPath: resolved).deletingLastPathComponent().resolvingSymlinksInPath().path.appending("/").hasPrefix(artifactsRoot) {
+                throw ExportError("refusing to write \(target): it is inside the store's artifacts folder (\(store.path).artifacts), where the checkpoints live; choose another file")
+            }
             let checkpoint = try CheckpointFile.read(path: source.file, expectedSHA256: source.checkpoint.sha256)
             if let recorded = checkpoint[metadata: "run_uuid"], recorded != source.uuid {
                 throw ExportError("\(source.file): is a checkpoint of run \(recorded), not of run \(source.runID) (\(source.uuid)): the artifacts folder was mixed up; nothing was written")

@@ -188,7 +188,7 @@ struct ExportCLITests {
         try expectRefused(["2", "-o", output], store: swapped, output: output, "is a checkpoint of run \(try uuid(swapped, run: 1)), not of run 2")
     }
 
-    @Test("-o at the store, its -wal, another SQLite file, a folder, /dev/null: refused, exit 2, nothing changed")
+    @Test("-o at the store, its -wal, a link to it, another SQLite file, a checkpoint, a folder, /dev/null, a missing folder: refused, exit 2, nothing changed")
     func badOutputs() throws {
         let store = try copyOfExportStore()
         let other = try copyOfExportStore()
@@ -200,6 +200,12 @@ struct ExportCLITests {
         try expectRefused(["1", "-o", link], store: store, "it is the store being read")
         try expectRefused(["1", "-o", other], store: store, "it is a SQLite database")
         #expect(try storeBytes(other) == otherBytes)
+        let checkpoint = try artifacts(store) + "/epoch-0002.safetensors"
+        let checkpointBytes = FileManager.default.contents(atPath: checkpoint)
+        try expectRefused(["1", "-o", checkpoint], store: store, "it is inside the store's artifacts folder")
+        try expectRefused(["1", "-o", try artifacts(store) + "/new.safetensors"], store: store, output: try artifacts(store) + "/new.safetensors",
+                          "it is inside the store's artifacts folder")
+        #expect(FileManager.default.contents(atPath: checkpoint) == checkpointBytes)
         let folder = temporaryFolder()
         try expectRefused(["1", "-o", folder], store: store, "it is a folder")
         try expectRefused(["1", "-o", "/dev/null"], store: store, "not a regular file")
