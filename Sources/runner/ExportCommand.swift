@@ -19,7 +19,7 @@ struct Export: ParsableCommand {
         Examples:
           runner export 3                         ./run-3-epoch-<latest>.safetensors
           runner export 3f2a --epoch 2 -o lenet.safetensors
-          python3 scripts/reference/convlab_torch.py --evaluate lenet.safetensors
+          python3 scripts/reference/check_export.py convlab.sqlite 3   exports, evaluates in PyTorch, compares
 
         The checkpoint is checked against the SHA-256 the store recorded. The output is written atomically and never replaces a SQLite file (the store or another) or anything but a regular file.
         """)
@@ -60,7 +60,7 @@ struct Export: ParsableCommand {
             print("wrote \(target): run \(source.runID) epoch \(source.checkpoint.epoch) (step \(checkpoint.training.step)), \(tensors) tensors, \(bytes.count) bytes, SHA-256 \(CheckpointFile.sha256(bytes).prefix(12))…"
                   + (source.testAccuracy.map { ", test accuracy \(String(format: "%.4f", $0))" } ?? ""))
             print("load it in PyTorch: from safetensors.torch import load_file; weights = load_file(\"\(target)\")"
-                  + "  (or: python3 scripts/reference/convlab_torch.py --evaluate \(target))")
+                  + "  (check its accuracy in PyTorch: python3 scripts/reference/check_export.py \(store.path) \(source.runID) --epoch \(source.checkpoint.epoch))")
         } catch let error as StoreError {
             Console.error("error: \(error)")
             throw ExitCode(2)
