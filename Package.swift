@@ -42,16 +42,16 @@ let package = Package(
         .target(name: "Reports", dependencies: ["RunStore", "TextKit"]),
         .executableTarget(
             name: "runner",
-            dependencies: ["RunnerKit", "Reports", "RunStore", "ConvCore", "Datasets", "TextKit",
+            dependencies: ["RunnerKit", "Reports", "RunStore", "ConvCore", "Datasets", "TextKit", "Checkpoints",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ConvCore", "Datasets"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ConvCore", "Datasets", "RunnerKit", "RunStore"]),
         .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore", "TextKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "TextKit"]),
-        .testTarget(name: "runnerTests", dependencies: ["RunStore"]),
+        .testTarget(name: "runnerTests", dependencies: ["RunStore", "Checkpoints", "ConvCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
