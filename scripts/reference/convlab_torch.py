@@ -105,7 +105,7 @@ REQUIRED = "<required>"
 FROM_MODEL = "<from model>"
 
 TOP_LEVEL_KEYS = {"$schema", "name", "description", "seed", "dataset", "model", "loss", "optimizer",
-                  "training", "evaluation", "probes", "matrix"}
+                  "training", "evaluation", "probes", "checkpoint", "matrix"}  # checkpoint: ignored here
 MODEL_DEFAULTS = {"input": None, "activation": "relu", "pooling": "max", "init": "he_uniform", "layers": REQUIRED}
 TRAINING_DEFAULTS = {"epochs": 1, "batch_size": 64, "shuffle": True, "replicas": 2}
 EVALUATION_DEFAULTS = {"test": True, "validation_split": 0.0, "batch_size": 1000}
