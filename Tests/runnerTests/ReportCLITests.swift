@@ -129,7 +129,7 @@ struct ReportCLITests {
         #expect(result.status == 2)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-        #expect(Date().timeIntervalSince(started) < 20)
+        #expect(Date().timeIntervalSince(started) < 60)     // a hang guard: the limits stop it in about a second
         #expect(try storeBytes(trainedStore) == before)
     }
 
