@@ -47,7 +47,7 @@ let package = Package(
         ),
         .testTarget(name: "ConvCoreTests", dependencies: ["ConvCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ConvCore", "CZlib"]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"], exclude: ["Fixtures"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ConvCore", "Datasets", "RunnerKit", "RunStore"]),
         .testTarget(name: "RunnerKitTests", dependencies: ["RunnerKit", "RunStore", "Datasets", "ConvCore", "TextKit"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "RunStore", "TextKit"]),

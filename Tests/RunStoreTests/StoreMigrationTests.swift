@@ -208,3 +208,31 @@ final class Locked<Value>: @unchecked Sendable {
     var value: Value { lock.withLock { stored } }
     func mutate(_ body: (inout Value) -> Void) { lock.withLock { body(&stored) } }
 }
+
+@Suite("The upgrade of a store written by the first ConvLab release")
+struct ReleasedStoreUpgradeTests {
+    /// `Fixtures/store-v1.sqlite` was written by `runner exec Fixtures/store-v1.json` built from the
+    /// first landing (commit a2e25ff, store schema 1): two completed runs with every kind of row.
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/store-v1.sqlite").path
+
+    @Test("a store the first release wrote opens, upgrades to the current schema, and keeps every row")
+    func upgradesTheReleasedStore() throws {
+        let path = temporaryStorePath()
+        try FileManager.default.copyItem(atPath: Self.fixture, toPath: path)
+        let before = try legacyContent.map { try dump(path, $0) }
+        #expect(try StoreReader(path: path).schemaVersion == 1)
+        // The fixture is what it says: two runs, and rows in every per-run table.
+        #expect(try dump(path, "SELECT (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM grad_norms), "
+                         + "(SELECT COUNT(*) FROM grad_checks), (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM params)")
+                == [[.integer(2), .integer(36), .integer(32), .integer(40), .integer(4), .integer(94)]])
+        let store = try RunStore(path: path)
+        try store.close()
+        let after = try legacyContent.map { try dump(path, $0) }
+        for (sql, (old, new)) in zip(legacyContent, zip(before, after)) { #expect(old == new, "\(sql)") }
+        let reader = try StoreReader(path: path)
+        #expect(reader.schemaVersion == StoreSchema.currentVersion)
+        let uuids = try reader.query("SELECT uuid FROM runs ORDER BY id").rows.compactMap { $0[0].string }
+        #expect(uuids.count == 2 && Set(uuids).count == 2 && uuids.allSatisfy(isVersion4UUID), "\(uuids)")
+        #expect(try reader.query("SELECT COUNT(*) FROM pragma_foreign_key_check").rows[0][0] == .integer(0))
+    }
+}
