@@ -64,6 +64,8 @@ public struct Reporter {
         var started: Double?, finished: Double?, epochsDone: Int, epochsPlanned: Int, error: String?
         var finalTrainLoss: Double?, finalTestAccuracy: Double?, bestTestAccuracy: Double?
         var checked: Int, passed: Int, failed: Int, skipped: Int, trivial: Int, worstRelativeError: Double?
+        /// host:pid of the process that claimed the run (schema 3 on).
+        var claimedBy: String? = nil
 
         /// Whether the run's checks prove anything: see `GradientCheckSummary.isConclusive`.
         var checksConclusive: Bool { GradientCheckSummary.isConclusive(checked: checked, skipped: skipped, trivial: trivial) }
@@ -77,7 +79,7 @@ public struct Reporter {
                    r.epochs_done, r.epochs_planned, r.error,
                    f.final_train_loss, f.final_test_accuracy, f.best_test_accuracy,
                    COALESCE(c.checked, 0), COALESCE(c.passed, 0), COALESCE(c.failed, 0), COALESCE(c.skipped, 0), c.worst_rel_error,
-                   COALESCE(c.trivial, 0), \(uuidColumn)
+                   COALESCE(c.trivial, 0), \(uuidColumn), \(reader.schemaVersion >= 3 ? "r.claimed_by" : "NULL")
             FROM runs r
             JOIN experiments e ON e.id = r.experiment_id
             JOIN run_final_metrics f ON f.run_id = r.id
@@ -95,7 +97,8 @@ public struct Reporter {
                    epochsDone: Int(v[8].double ?? 0), epochsPlanned: Int(v[9].double ?? 0), error: v[10].string,
                    finalTrainLoss: v[11].double, finalTestAccuracy: v[12].double, bestTestAccuracy: v[13].double,
                    checked: Int(v[14].double ?? 0), passed: Int(v[15].double ?? 0), failed: Int(v[16].double ?? 0),
-                   skipped: Int(v[17].double ?? 0), trivial: Int(v[19].double ?? 0), worstRelativeError: v[18].double)
+                   skipped: Int(v[17].double ?? 0), trivial: Int(v[19].double ?? 0), worstRelativeError: v[18].double,
+                   claimedBy: v[21].string)
         }
     }
 
@@ -120,6 +123,10 @@ public struct Reporter {
     func displayStatus(_ row: RunRow) -> String {
         if row.status == "running", let heartbeat = row.heartbeat, now - heartbeat > staleAfter {
             return "stale (\(Numbers.duration(now - heartbeat)) silent)"
+        }
+        // On this machine a run whose process is gone is stale at once, as `runner exec` sees it.
+        if row.status == "running", RunStore.claimantIsGone(row.claimedBy), let claimant = row.claimedBy {
+            return "stale (\(claimant) is gone)"
         }
         return row.status
     }
