@@ -78,10 +78,17 @@ public final class ExperimentRunner {
                 }
                 switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
                 case .claimed(let before):
+                    // Checked before anything of the run changes: a refusal gives the claim back,
+                    // leaving the run as it was, and ends the sweep (the person decides).
+                    let resume: ResumePoint?
+                    do { resume = try ResumePoint.load(before, run: run, store: store) } catch {
+                        try store.releaseClaim(run: before, claimant: claimant)
+                        throw error
+                    }
                     let resumedFrom = before.startedAt == nil ? nil : before.status
                     if resumedFrom != nil { reporter.sweepMessage(SweepText.resuming(run, before, staleAfter: staleAfter)) }
                     reporter.runStarted(run, of: plan.runs.count, runID: stored.id)
-                    var outcome = try train(run, claimed: before, runCount: plan.runs.count, provenance: provenance)
+                    var outcome = try train(run, claimed: before, resume: resume, runCount: plan.runs.count, provenance: provenance)
                     if let resumedFrom, outcome.disposition == .started { outcome.disposition = .resumed(from: resumedFrom) }
                     reporter.runFinished(outcome)
                     outcomes[run.index] = outcome
@@ -128,7 +135,7 @@ public final class ExperimentRunner {
     }
 
     /// One run this process has just claimed, to its final status.
-    func train(_ run: RunPlan, claimed before: StoredRun, runCount: Int, provenance: RunProvenance) throws(StoreError) -> RunOutcome {
+    func train(_ run: RunPlan, claimed before: StoredRun, resume: ResumePoint?, runCount: Int, provenance: RunProvenance) throws(StoreError) -> RunOutcome {
         let runID = before.id
         let clock = ContinuousClock()
         let started = clock.now
@@ -197,15 +204,9 @@ public final class ExperimentRunner {
                               imagesPerSecond: lastSpeed, seconds: total, storeFraction: total > 0 ? storeSeconds / total : 0, error: error)
         }
 
-        // Where a claimed run starts: its latest checkpoint, checked before anything of the run
-        // changes (a refusal gives the claim back and leaves the run as it was), or step 0. What
-        // an earlier attempt recorded past that point is discarded, so the run's records are
-        // those of one uninterrupted run.
-        let resume: ResumePoint?
-        do { resume = try ResumePoint.load(before, run: run, store: store) } catch {
-            try store.releaseClaim(run: before, claimant: claimant)
-            throw error
-        }
+        // Where a claimed run starts: its latest checkpoint (`resume`, already checked), or step
+        // 0. What an earlier attempt recorded past that point is discarded, so the run's records
+        // are those of one uninterrupted run.
         heartbeat = Heartbeat(store: store, run: runID, claimant: claimant, interval: heartbeatInterval)
         defer { heartbeat?.stop() }
         try store.recordProvenance(run: runID, provenance)
