@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Checkpoints", dependencies: ["TextKit", "ConvCore", "Datasets", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore", "TextKit"]),
+        .target(name: "RunnerKit", dependencies: ["ConvCore", "Datasets", "RunStore", "TextKit", "Checkpoints"]),
         .target(name: "Reports", dependencies: ["RunStore", "TextKit"]),
         .executableTarget(
             name: "runner",

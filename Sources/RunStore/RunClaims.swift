@@ -79,6 +79,21 @@ extension RunStore {
         }
     }
 
+    /// Gives back a run this process claimed but will not train (its checkpoint or data cannot
+    /// be resumed from): it is put back exactly as `before` was, so the refusal changes nothing.
+    /// False when `claimant` no longer holds it.
+    @discardableResult
+    public func releaseClaim(run before: StoredRun, claimant: String) throws(StoreError) -> Bool {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE runs SET status = ?, heartbeat_at = ?, claimed_by = ?, started_at = ?, finished_at = ?, error = ?, failure_kind = ?
+                WHERE id = ? AND status = 'running' AND claimed_by = ?
+                """, arguments: [before.status.rawValue, before.heartbeatAt, before.claimedBy, before.startedAt, before.finishedAt,
+                                 before.error, before.failureKind?.rawValue, before.id, claimant])
+            return db.changesCount == 1
+        }
+    }
+
     /// The newest experiment recorded with this spec hash, with its runs in matrix order (each
     /// with its status and latest checkpoint), or nil when the store has never run that spec.
     public func findResumable(experimentSpecHash: String) throws(StoreError) -> (experimentID: Int64, runs: [StoredRun])? {
@@ -98,7 +113,7 @@ extension RunStore {
         let rows = try Row.fetchAll(db, sql: """
             SELECT r.id, r.uuid, r.experiment_id, r.run_index, r.variant, r.variant_label, r.spec_hash, r.status, r.failure_kind,
                    r.heartbeat_at, r.claimed_by, r.epochs_planned, r.epochs_done, r.steps_done,
-                   c.epoch, c.step, c.path, c.bytes, c.sha256, c.created_at, r.started_at, r.error
+                   c.epoch, c.step, c.path, c.bytes, c.sha256, c.created_at, r.started_at, r.error, r.finished_at
             FROM runs r
             LEFT JOIN checkpoints c ON c.run_id = r.id AND c.epoch = (SELECT MAX(epoch) FROM checkpoints WHERE run_id = r.id)
             WHERE \(condition)
@@ -113,7 +128,7 @@ extension RunStore {
                              specHash: row[6], status: RunStatus(rawValue: row[7]) ?? .failed,
                              failureKind: (row[8] as String?).flatMap(FailureKind.init(rawValue:)),
                              heartbeatAt: row[9], claimedBy: row[10], epochsPlanned: row[11], epochsDone: row[12], stepsDone: row[13],
-                             latestCheckpoint: checkpoint, startedAt: row[20], error: row[21])
+                             latestCheckpoint: checkpoint, startedAt: row[20], error: row[21], finishedAt: row[22])
         }
     }
 }

@@ -12,6 +12,9 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case liveRun
         /// A value given to the store (a tag, a note, a checkpoint path) is not acceptable.
         case invalidValue
+        /// A run cannot be resumed from what the store recorded (its checkpoint is missing,
+        /// damaged or another run's, or its data changed); the run was left as it was.
+        case cannotResume
         /// Another connection held the store locked for longer than this one could wait.
         case busy
     }

@@ -22,16 +22,18 @@ public struct StoredRun: Sendable, Equatable {
     public var startedAt: Double?
     /// Why it failed, diverged or was interrupted.
     public var error: String?
+    /// When it last ended; nil while running or never started.
+    public var finishedAt: Double?
 
     public init(id: Int64, uuid: String, experimentID: Int64, runIndex: Int, variant: String, variantLabel: String, specHash: String,
                 status: RunStatus, failureKind: FailureKind? = nil, heartbeatAt: Double? = nil, claimedBy: String? = nil,
                 epochsPlanned: Int, epochsDone: Int = 0, stepsDone: Int = 0, latestCheckpoint: CheckpointRecord? = nil,
-                startedAt: Double? = nil, error: String? = nil) {
+                startedAt: Double? = nil, error: String? = nil, finishedAt: Double? = nil) {
         self.id = id; self.uuid = uuid; self.experimentID = experimentID; self.runIndex = runIndex; self.variant = variant
         self.variantLabel = variantLabel; self.specHash = specHash; self.status = status; self.failureKind = failureKind
         self.heartbeatAt = heartbeatAt; self.claimedBy = claimedBy; self.epochsPlanned = epochsPlanned; self.epochsDone = epochsDone
         self.stepsDone = stepsDone; self.latestCheckpoint = latestCheckpoint
-        self.startedAt = startedAt; self.error = error
+        self.startedAt = startedAt; self.error = error; self.finishedAt = finishedAt
     }
 
     /// Running, with a heartbeat newer than `staleAfter` seconds, and not claimed by a process

@@ -80,7 +80,10 @@ struct Exec: ParsableCommand {
             runner.heartbeatInterval = heartbeatInterval
             runner.staleAfter = staleAfter
             runner.fresh = fresh
-            do { outcomes += try runner.execute(plan) } catch {
+            do { outcomes += try runner.execute(plan) } catch where error.kind == .cannotResume {
+                Console.error("error: \(error)")
+                throw ExitCode(2)
+            } catch {
                 Console.error("error: could not write to the store: \(error)")
                 throw ExitCode(1)
             }

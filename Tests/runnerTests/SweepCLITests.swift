@@ -61,7 +61,7 @@ struct SweepCLITests {
         }
     }
 
-    @Test("kill -9 during run 1, exec again at once: run 1 trains again from step 0 with the loss curve of an uninterrupted run, run 2 starts, one experiment")
+    @Test("kill -9 during run 1, exec again at once: run 1 resumes (or trains again from step 0) with the loss curve of an uninterrupted run, run 2 starts, one experiment")
     func killNineThenResume() throws {
         let folder = temporaryFolder()
         let spec = writeSpec(folder, epochs: 10, trainSize: 4000, extra: #", "matrix": { "seeds": [1, 2] }"#)
@@ -78,7 +78,8 @@ struct SweepCLITests {
         let second = try runner("exec", spec, "--store", store)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stderr.contains("continuing experiment 1"), "\(second.stderr)")
-        #expect(second.stderr.contains("run 1 (seed=1): resumed (was running in a process that is gone"), "\(second.stderr)")
+        // Killed in epoch 1 it trains again from step 0; killed later, it resumes from its last checkpoint.
+        #expect(second.stderr.contains("run 1 (seed=1): resumed") && second.stderr.contains("was running in a process that is gone"), "\(second.stderr)")
         #expect(second.stdout.contains("completed (resumed)"), "\(second.stdout)")
         #expect(try scalar(store, "SELECT COUNT(*) FROM experiments") == .integer(1))
         #expect(try StoreReader(path: store).query("SELECT status FROM runs ORDER BY run_index").rows == [[.text("completed")], [.text("completed")]])
@@ -151,7 +152,7 @@ struct SweepCLITests {
         #expect(try scalar(store, "SELECT COUNT(*) FROM runs WHERE experiment_id < 3 AND status = 'completed'") == .integer(4))
     }
 
-    @Test("a run failed by its spec is not retried (said so, exit 1); a crashed one and an interrupted one are trained again")
+    @Test("a run failed by its spec is not retried (said so, exit 1); a crashed one and an interrupted one are resumed from their checkpoints")
     func failedBySpecNotRetried() throws {
         let folder = temporaryFolder()
         let spec = writeSpec(folder, epochs: 1, extra: #", "matrix": { "seeds": [1, 2, 3] }"#)
@@ -167,8 +168,9 @@ struct SweepCLITests {
 
         let dry = try runner("exec", spec, "--store", store, "--dry-run")
         #expect(dry.stdout.contains("run 1 (seed=1): skip: failed by its spec or data, not retried (the training set is empty)"), "\(dry.stdout)")
-        #expect(dry.stdout.contains("run 2 (seed=2): resume (was failed at step"), "\(dry.stdout)")
-        #expect(dry.stdout.contains("run 3 (seed=3): resume (was interrupted at step"), "\(dry.stdout)")
+        // Each holds the checkpoint of its only epoch (256 / 32 = 8 steps).
+        #expect(dry.stdout.contains("run 2 (seed=2): resume from epoch 1 (step 8; was failed at step 8)"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("run 3 (seed=3): resume from epoch 1 (step 8; was interrupted at step 8)"), "\(dry.stdout)")
 
         let result = try runner("exec", spec, "--store", store)
         #expect(result.status == 1, "\(result.stderr)")

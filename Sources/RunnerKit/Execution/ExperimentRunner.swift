@@ -1,3 +1,4 @@
+import Checkpoints
 import ConvCore
 import Datasets
 import Foundation
@@ -77,10 +78,17 @@ public final class ExperimentRunner {
                 }
                 switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
                 case .claimed(let before):
+                    // Checked before anything of the run changes: a refusal gives the claim back,
+                    // leaving the run as it was, and ends the sweep (the person decides).
+                    let resume: ResumePoint?
+                    do { resume = try ResumePoint.load(before, run: run, store: store) } catch {
+                        try store.releaseClaim(run: before, claimant: claimant)
+                        throw error
+                    }
                     let resumedFrom = before.startedAt == nil ? nil : before.status
                     if resumedFrom != nil { reporter.sweepMessage(SweepText.resuming(run, before, staleAfter: staleAfter)) }
                     reporter.runStarted(run, of: plan.runs.count, runID: stored.id)
-                    var outcome = try train(run, claimed: before, runCount: plan.runs.count, provenance: provenance)
+                    var outcome = try train(run, claimed: before, resume: resume, runCount: plan.runs.count, provenance: provenance)
                     if let resumedFrom, outcome.disposition == .started { outcome.disposition = .resumed(from: resumedFrom) }
                     reporter.runFinished(outcome)
                     outcomes[run.index] = outcome
@@ -127,7 +135,7 @@ public final class ExperimentRunner {
     }
 
     /// One run this process has just claimed, to its final status.
-    func train(_ run: RunPlan, claimed before: StoredRun, runCount: Int, provenance: RunProvenance) throws(StoreError) -> RunOutcome {
+    func train(_ run: RunPlan, claimed before: StoredRun, resume: ResumePoint?, runCount: Int, provenance: RunProvenance) throws(StoreError) -> RunOutcome {
         let runID = before.id
         let clock = ContinuousClock()
         let started = clock.now
@@ -196,14 +204,21 @@ public final class ExperimentRunner {
                               imagesPerSecond: lastSpeed, seconds: total, storeFraction: total > 0 ? storeSeconds / total : 0, error: error)
         }
 
+        // Where a claimed run starts: its latest checkpoint (`resume`, already checked), or step
+        // 0. What an earlier attempt recorded past that point is discarded, so the run's records
+        // are those of one uninterrupted run.
         heartbeat = Heartbeat(store: store, run: runID, claimant: claimant, interval: heartbeatInterval)
         defer { heartbeat?.stop() }
         try store.recordProvenance(run: runID, provenance)
-        // Where a claimed run starts. Training state cannot be restored from a checkpoint yet, so
-        // every attempt starts at step 0, and what an earlier attempt recorded is discarded (the
-        // run's loss curve is then that of one uninterrupted run). Restoring
-        // `before.latestCheckpoint` belongs here, with its step passed to `discardRecords`.
-        if before.startedAt != nil { try store.discardRecords(run: runID, after: nil) }
+        if let resume {
+            try store.discardRecords(run: runID, after: resume.record.step, epochsDone: resume.record.epoch)
+            (epochsDone, step) = (resume.record.epoch, resume.record.step)
+            if let final = try store.finalMetrics(run: runID) {
+                (lastTrainLoss, lastTestAccuracy, bestTestAccuracy) = (final.trainLoss, final.testAccuracy, final.bestTestAccuracy)
+            }
+        } else if before.startedAt != nil {
+            try store.discardRecords(run: runID, after: nil)
+        }
         /// Ends the run as diverged because `value` (a description naming it) is not finite.
         func diverge(_ value: String) throws(StoreError) -> RunOutcome {
             let message = Self.divergence(value)
@@ -216,7 +231,8 @@ public final class ExperimentRunner {
             return rows.lazy.compactMap(describe).first
         }
         event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)"
-              + (before.startedAt == nil ? "" : "; an earlier attempt (\(before.status.rawValue), step \(before.stepsDone)) is trained again from step 0")
+              + (resume.map { "; resumed from epoch \($0.record.epoch) (step \($0.record.step)) after an earlier attempt (\(before.status.rawValue), step \(before.stepsDone))" }
+                 ?? (before.startedAt == nil ? "" : "; an earlier attempt (\(before.status.rawValue), step \(before.stepsDone)) is trained again from step 0"))
               + ", by \(claimant)")
 
         // Data.
@@ -249,15 +265,32 @@ public final class ExperimentRunner {
         let stepsPerEpoch = sampler.batchesPerEpoch
         let totalSteps = stepsPerEpoch * run.epochs
         var checkRNG = Xoshiro256(seed: run.seed, stream: 0xC4EC)
+        var windowLoss = 0.0, windowImages = 0
+        if let resume {
+            let checkpoint = resume.checkpoint
+            var problem: String?
+            do throws(CheckpointError) { try checkpoint.restore(into: trainer, sampler: &sampler) } catch { problem = error.description }
+            if problem == nil, let generator = checkpoint.runnerGenerator("grad_check"), let sum = checkpoint.runnerReal("loss_window_sum"),
+               let images = checkpoint.runnerCounter("loss_window_images"), images <= UInt64(Int.max) {
+                (checkRNG, windowLoss, windowImages) = (generator, sum, Int(images))
+            } else {
+                problem = problem ?? "\(checkpoint.path ?? "checkpoint"): has no runner state (rng.runner.grad_check, runner.loss_window_sum, runner.loss_window_images)"
+            }
+            // Unreachable for a file whose SHA-256 and spec hash matched; ends the run, not the sweep.
+            if let problem {
+                event("failed", "cannot resume: \(problem)")
+                return try finish(.failed, "cannot resume: \(problem)")
+            }
+        }
+        var checkpoints = CheckpointKeeper(store: store, runID: runID, runUUID: before.uuid, settings: run.checkpoint,
+                                           previous: resume?.record)
         let wallStart = clock.now
         var lastFlush = clock.now
         var lastProgress = clock.now
-        var windowLoss = 0.0, windowImages = 0
         var progressLoss = 0.0, progressImages = 0
         var trainingSeconds = 0.0, trainedImages = 0
 
-        for epoch in 1...run.epochs {
-            let order = sampler.order(epoch: epoch)
+        for epoch in (epochsDone + 1)..<(run.epochs + 1) {
             var epochLoss = 0.0, epochCorrect = 0, epochImages = 0
             let epochStart = clock.now
             var epochProbeSeconds = 0.0
@@ -267,7 +300,8 @@ public final class ExperimentRunner {
                     event("interrupted", "stopped by \(Provenance.signalName(signal)) at step \(step) (epoch \(epoch))")
                     return try finish(.interrupted, "stopped by \(Provenance.signalName(signal)) at step \(step)")
                 }
-                let count = sampler.gather(batchIndex, of: order)
+                // The sampler walks on by itself, so that its saved position is where the run is.
+                let (_, _, count) = sampler.nextBatch()
                 if run.probes.gradientCheckEvery > 0 && step % run.probes.gradientCheckEvery == 0 {
                     let t = clock.now
                     let checks = gradientCheck(network, run: run, images: sampler.images, labels: sampler.labels,
@@ -367,6 +401,28 @@ public final class ExperimentRunner {
             lastFlush = clock.now
             if claimLost { return try takenOver() }
             if let value = unrecordable { return try diverge(value) }
+            // After the epoch's records are committed: a run killed before its checkpoint is
+            // recorded resumes from the one before and trains this epoch again.
+            if run.checkpoint.writes(afterEpoch: epoch, of: run.epochs) {
+                let file = CheckpointFile(
+                    training: trainer.captureState(epoch: epoch, step: step), sampler: sampler.state,
+                    runnerGenerators: [NamedGenerator(name: "grad_check", words: checkRNG.stateWords)],
+                    runnerCounters: [NamedCounter(name: "loss_window_images", value: UInt64(windowImages))],
+                    runnerReals: [NamedReal(name: "loss_window_sum", value: windowLoss)],
+                    metadata: [("run_uuid", before.uuid), ("spec_hash", run.specHash), ("spec", run.resolvedJSON)])
+                let t = clock.now
+                do {
+                    let written = try checkpoints.write(file, epoch: epoch, step: step)
+                    event("checkpoint", "checkpoint epoch \(epoch): \(CheckpointKeeper.size(written.bytes)) in \(String(format: "%.3f", seconds(since: t))) s")
+                } catch {
+                    switch error {
+                    case .store(let error): throw error
+                    case .file(let error):
+                        event("failed", "could not write the checkpoint: \(error)")
+                        return try finish(.failed, "could not write the checkpoint: \(error)")
+                    }
+                }
+            }
             reporter.epochFinished(ProgressUpdate(
                 runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,
                 stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,

@@ -33,6 +33,9 @@ public enum SweepText {
         case .start: return "start"
         case .resume(let status):
             let was = status == .running ? "running in a process that is gone" : status.rawValue
+            if let checkpoint = run?.latestCheckpoint {
+                return "resume from epoch \(checkpoint.epoch) (step \(checkpoint.step); was \(was) at step \(run?.stepsDone ?? 0))"
+            }
             return "resume (was \(was) at step \(run?.stepsDone ?? 0)): trains again from step 0"
         case .skipCompleted: return "skip: completed"
         case .skipLive(let claimant): return "skip: live in \(claimant)"
