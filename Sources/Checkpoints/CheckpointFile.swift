@@ -197,16 +197,28 @@ public struct CheckpointFile: Equatable, Sendable {
         SHA256.hash(data: bytes).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
+    /// A checkpoint larger than this is not one (LeNet's is 251 KB): refused before it is read.
+    public static let maximumBytes = 1 << 31
+
     static func readBytes(_ path: String) throws(CheckpointError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Never blocks on a FIFO, never follows a link out of the folder, never reads a device.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
         guard descriptor >= 0 else {
             let code = errno
             let problem = code == ENOENT
                 ? "does not exist: the checkpoint is missing (was the artifacts folder moved or deleted?)"
+                : code == ELOOP ? "is a symbolic link, not a checkpoint file"
                 : "could not be opened: \(String(cString: strerror(code)))"
             throw CheckpointError(file: path, problem: problem)
         }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw CheckpointError(file: path, problem: "is not a regular file, so not a checkpoint")
+        }
+        guard status.st_size <= maximumBytes else {
+            throw CheckpointError(file: path, problem: "is \(status.st_size) bytes, more than any checkpoint (\(maximumBytes)): not a checkpoint")
+        }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {

@@ -4,12 +4,31 @@ import GRDB
 /// What a run leaves beside the store: checkpoint files in its artifacts folder, and the
 /// hashes of the data files it read.
 extension RunStore {
-    /// `<store path>.artifacts/<run uuid>`: the folder of one run's checkpoints.
+    /// `<store path>.artifacts/<run uuid>`: the folder of one run's checkpoints. A UUID that is not
+    /// one (a store edited by hand, or merged from elsewhere) could name any folder — "../x" — so it
+    /// is replaced by a name no run has, and nothing outside the artifacts folder is ever touched.
     public static func artifactsFolder(storePath: String, runUUID: String) -> String {
-        storePath + ".artifacts/" + runUUID
+        storePath + ".artifacts/" + (isRunUUID(runUUID) ? runUUID : "not-a-uuid")
     }
 
     public func artifactsFolder(runUUID: String) -> String { Self.artifactsFolder(storePath: path, runUUID: runUUID) }
+
+    /// A UUID as runs carry them: 8-4-4-4-12 lower-case hex digits.
+    public static func isRunUUID(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.map(\.count) == [8, 4, 4, 4, 12] && parts.allSatisfy { $0.allSatisfy { $0.isHexDigit && !$0.isUppercase } }
+    }
+
+    /// The file of a recorded checkpoint, refusing a recorded path that would leave the run's
+    /// folder (the store may have been edited by hand) or a run UUID that is not one.
+    public static func checkpointFile(storePath: String, runUUID: String, path relative: String) throws(StoreError) -> String {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+        guard isRunUUID(runUUID), !relative.isEmpty, !relative.hasPrefix("/"), !parts.contains(".."), !parts.contains("") else {
+            throw StoreError(.invalidValue, path: storePath,
+                             "the checkpoint recorded as \"\(relative)\" for run \(runUUID) is not inside the run's artifacts folder; the store was changed by hand")
+        }
+        return artifactsFolder(storePath: storePath, runUUID: runUUID) + "/" + relative
+    }
 
     // MARK: checkpoints
 

@@ -133,7 +133,7 @@ extension RunStore {
         }
         // After the commit: a folder whose rows are gone is garbage; rows whose folder is gone would be a broken store.
         var deletion = RunDeletion(ids: ids, removedFolders: [], failures: [])
-        for uuid in uuids {
+        for uuid in uuids where Self.isRunUUID(uuid) {     // anything else names no folder of ours
             let folder = artifactsFolder(runUUID: uuid)
             guard FileManager.default.fileExists(atPath: folder) else { continue }
             do {

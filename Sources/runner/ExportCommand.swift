@@ -124,7 +124,9 @@ struct ExportSource {
         }
         let accuracy = try reader.query("SELECT value FROM metrics WHERE run_id = ? AND name = 'test_accuracy' AND epoch = ? ORDER BY step DESC LIMIT 1",
                                         arguments: [.integer(id), .real(Double(chosen.epoch))]).rows.first?.first?.double
-        return ExportSource(runID: id, uuid: uuid, specJSON: specJSON, checkpoint: chosen, file: folder + "/" + chosen.path, testAccuracy: accuracy)
+        let file: String
+        do { file = try RunStore.checkpointFile(storePath: storePath, runUUID: uuid, path: chosen.path) } catch { throw ExportError(error.description) }
+        return ExportSource(runID: id, uuid: uuid, specJSON: specJSON, checkpoint: chosen, file: file, testAccuracy: accuracy)
     }
 
     /// The export's metadata: everything a reader needs to rebuild and check the network.

@@ -271,3 +271,32 @@ struct CheckpointFileTests {
         #expect(metadata["format"] == "convlab-checkpoint" && metadata["step"] == "5" && metadata["spec"] == checkpoint[metadata: "spec"])
     }
 }
+
+@Suite("A checkpoint path that is not a file")
+struct CheckpointSpecialFileTests {
+    @Test("a device, a FIFO, a symbolic link or a folder is refused at once: never read without end, never waited on")
+    func specialFiles() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-special-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        #expect(mkfifo(folder + "/pipe", 0o600) == 0)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link", withDestinationPath: "/dev/zero")
+        for path in ["/dev/zero", folder + "/pipe", folder + "/link", folder] {
+            // Off the test's thread: the old reader blocked on the FIFO and read /dev/zero until memory ran out.
+            let done = DispatchSemaphore(value: 0)
+            let box = ErrorBox()
+            DispatchQueue.global().async {
+                do { _ = try CheckpointFile.read(path: path, expectedSHA256: nil) } catch { box.set("\(error)") }
+                done.signal()
+            }
+            #expect(done.wait(timeout: .now() + 10) == .success, "\(path): the read did not return")
+            #expect(box.value?.hasPrefix(path + ": ") == true, "\(path): \(box.value ?? "accepted")")
+        }
+    }
+}
+
+private final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: String?
+    func set(_ text: String) { lock.withLock { stored = text } }
+    var value: String? { lock.withLock { stored } }
+}

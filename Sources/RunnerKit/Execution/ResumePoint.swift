@@ -17,9 +17,12 @@ struct ResumePoint {
     /// The run's latest checkpoint, checked; nil when it has none (it then starts at step 0).
     static func load(_ before: StoredRun, run: RunPlan, store: RunStore) throws(StoreError) -> ResumePoint? {
         guard let record = before.latestCheckpoint else { return nil }
-        let file = store.artifactsFolder(runUUID: before.uuid) + "/" + record.path
         func refuse(_ path: String, _ problem: String) -> StoreError {
             StoreError(.cannotResume, path: path, "\(problem); run \(before.id) cannot resume from it: \(fixHint)")
+        }
+        let file: String
+        do { file = try RunStore.checkpointFile(storePath: store.path, runUUID: before.uuid, path: record.path) } catch {
+            throw StoreError(.cannotResume, path: error.path, "\(error.message); run \(before.id) cannot resume: \(fixHint)")
         }
         let checkpoint: CheckpointFile
         do { checkpoint = try CheckpointFile.read(path: file, expectedSHA256: record.sha256) } catch {
