@@ -40,3 +40,26 @@ struct ArtifactConfinementTests {
         #expect(FileManager.default.fileExists(atPath: victim + "/inside"))
     }
 }
+
+@Suite("runs rm and a run whose process is gone")
+struct DeleteGoneRunTests {
+    @Test("a running run with a fresh heartbeat is refused while its process lives, and deletable once it is gone")
+    func goneProcess() throws {
+        let path = temporaryStorePath()
+        let store = try makeStore(path, runs: 2)
+        let host = ProcessInfo.processInfo.hostName
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let now = Date().timeIntervalSince1970
+        _ = try store.write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = ?, claimed_by = ? WHERE id = 1",
+                           arguments: [now, "\(host):\(getpid())"])
+            try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = ?, claimed_by = ? WHERE id = 2",
+                           arguments: [now, "\(host):\(finished.processIdentifier)"])
+        }
+        #expect(throws: StoreError.self) { _ = try store.deleteRuns([1], staleAfter: 60, now: now) }
+        #expect(try store.deleteRuns([2], staleAfter: 60, now: now).ids == [2])
+    }
+}

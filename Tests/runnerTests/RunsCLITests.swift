@@ -143,13 +143,15 @@ struct RunsCLITests {
     }
 
     /// A store whose two runs' UUIDs share the prefix "abcd" and whose run 2 is live (a heartbeat
-    /// in the future is always fresh), folded into its one file.
+    /// in the future is always fresh, and it was claimed on another machine), folded into its one file.
     static func hostileStore() throws -> String {
         let path = try copyOfSweep()
         let store = try RunStore(path: path)
         _ = try store.write { db in
             try db.execute(sql: "UPDATE runs SET uuid = 'abcd0000-0000-4000-8000-00000000000' || id")
-            try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = ? WHERE id = 2", arguments: [Date().timeIntervalSince1970 + 1e6])
+            // Claimed on another machine: only its heartbeat can say whether it lives.
+            try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = ?, claimed_by = 'elsewhere:1' WHERE id = 2",
+                           arguments: [Date().timeIntervalSince1970 + 1e6])
         }
         try store.checkpointAndClose()
         return path
