@@ -99,7 +99,12 @@ public final class ExperimentRunner {
                     outcomes[run.index] = outcome
                     if !outcome.isSettled { waiting = true }
                 case .unknownRun:
-                    throw StoreError(.unknownRun, path: store.path, "run \(stored.id) of experiment \(sweep.experimentID) was deleted while this sweep ran")
+                    // Deleted (`runner runs rm`) while this sweep ran: said once, and the sweep goes on.
+                    let message = "run \(stored.id) of experiment \(sweep.experimentID) was deleted while this sweep ran; it is not trained"
+                    if outcomes[run.index] == nil { reporter.sweepMessage(message) }
+                    outcomes[run.index] = RunOutcome(runID: stored.id, index: run.index, label: run.variant.label, status: .interrupted,
+                                                     epochsDone: 0, seconds: 0, storeFraction: 0, error: "deleted while the sweep ran",
+                                                     disposition: .skipped)
                 }
             }
             guard waiting, stop.requested == nil else { break }
