@@ -12,17 +12,24 @@ public enum RunReference {
     static func resolve(_ text: String, db: Database, path: String) throws -> Int64 {
         let reference = text.trimmingCharacters(in: .whitespaces).lowercased()
         let isDigits = !reference.isEmpty && reference.allSatisfy { $0.isASCII && $0.isNumber } && !reference.hasPrefix("0")
-        if isDigits, let id = Int64(reference), try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [id]) != nil {
-            return id
-        }
         let hexDigits = reference.filter { $0 != "-" }
         let isPrefix = !reference.isEmpty && reference.allSatisfy { $0 == "-" || ($0.isASCII && $0.isHexDigit) }
             && hexDigits.count >= minimumPrefix && reference.count <= 36
+        let hasUUIDs = try db.columns(in: "runs").contains { $0.name == "uuid" }
+        if isDigits, let id = Int64(reference), let uuid = try String.fetchOne(db, sql: "SELECT \(hasUUIDs ? "uuid" : "''") FROM runs WHERE id = ?", arguments: [id]) {
+            // Digits that are one run's id and begin another run's UUID would name a different run
+            // as the store grows: refused, naming both, so `rm 1234` never deletes the wrong one.
+            if isPrefix, hasUUIDs, let other = try Row.fetchOne(db, sql: "SELECT id, uuid FROM runs WHERE substr(uuid, 1, ?) = ? AND id != ? LIMIT 1",
+                                                       arguments: [reference.count, reference, id]) {
+                throw StoreError(.ambiguousRun, path: path,
+                                 "run \"\(text)\" is ambiguous: it is run \(id)'s id (UUID \(uuid.prefix(13))) and begins run \(other[0] as Int64)'s UUID (\((other[1] as String).prefix(13))); give more of either UUID")
+            }
+            return id
+        }
         guard isDigits || isPrefix else {
             throw StoreError(.invalidValue, path: path,
                              "\"\(text)\" is not a run: give its id (e.g. 3) or at least \(minimumPrefix) hex digits of its UUID (see `runner report`)")
         }
-        let hasUUIDs = try db.columns(in: "runs").contains { $0.name == "uuid" }
         if isPrefix, hasUUIDs {
             let matches = try Row.fetchAll(db, sql: "SELECT id, uuid FROM runs WHERE substr(uuid, 1, ?) = ? ORDER BY id LIMIT 11",
                                            arguments: [reference.count, reference])

@@ -51,6 +51,16 @@ struct RunManagementTests {
                                      ("zz12", "is not a run"), ("0", "is not a run"), ("", "is not a run"), ("ab'cd", "is not a run"), ("%", "is not a run")] {
             #expect("\(reference)", performing: { _ = try reader.resolveRun(reference) }, throws: { "\($0)".contains(message) })
         }
+        // Once a store has a run 1234, "1234" is its id and the start of run 3's UUID: refused, naming both.
+        let fifth = try store.createRun(NewRun(experimentID: 1, runIndex: 5, variant: "{}", variantLabel: "", specJSON: "{}", specHash: "0",
+                                               seed: 5, epochsPlanned: 1, provenance: provenance, params: []))
+        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET id = 1234 WHERE id = ?", arguments: [fifth]) }
+        #expect {
+            _ = try reader.resolveRun("1234")
+        } throws: { error in
+            (error as? StoreError)?.kind == .ambiguousRun && "\(error)".contains("it is run 1234's id") && "\(error)".contains("begins run 3's UUID (12345678-0000)")
+        }
+        #expect(try reader.resolveRun("12345") == 3)
     }
 
     @Test("tags: added once per run, removed, listed in order; untagging what is not there is no error")
