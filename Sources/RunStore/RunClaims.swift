@@ -45,13 +45,11 @@ extension RunStore {
 
     /// Claims run `id` for this process if it is claimable (see `StoredRun.isClaimable`): it is
     /// then `running` with a fresh heartbeat. False when it is not claimable, or another
-    /// process claimed it first.
+    /// process claimed it first. (`claim(run:)`, which `runner exec` calls, with a yes or no.)
     public func claimRun(_ id: Int64, staleAfter: TimeInterval, claimant: String = RunStore.claimant,
                          now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Bool {
-        try write { db in
-            try Int64.fetchOne(db, sql: "UPDATE runs SET \(Self.claimAssignments) WHERE id = :id AND \(Self.claimableCondition) RETURNING id",
-                               arguments: ["id": id, "now": now, "staleAfter": staleAfter, "claimant": claimant]) != nil
-        }
+        if case .claimed = try claim(run: id, staleAfter: staleAfter, claimant: claimant, now: now) { return true }
+        return false
     }
 
     /// Claims the first claimable run of an experiment (lowest run index), or returns nil when
