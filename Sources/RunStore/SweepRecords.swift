@@ -147,24 +147,35 @@ extension RunStore {
     /// everything for a start from scratch (`checkpointStep` nil); with a checkpoint at step S,
     /// metrics and gradient norms after S and gradient checks from S on (the check at S is made
     /// before step S + 1, so the new attempt makes it again). Events stay: they are the run's history.
-    public func discardRecords(run id: Int64, after checkpointStep: Int?, epochsDone: Int = 0) throws(StoreError) {
+    /// With `claimant`, nothing is deleted (and false returned) unless that process still holds the
+    /// run, checked in the same transaction: a process that lost its run never erases the new owner's rows.
+    @discardableResult
+    public func discardRecords(run id: Int64, after checkpointStep: Int?, epochsDone: Int = 0, claimant: String? = nil) throws(StoreError) -> Bool {
         let step = checkpointStep ?? -1
-        try write { db in
+        return try write { db in
+            if let claimant, try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND claimed_by = ?", arguments: [id, claimant]) == nil {
+                return false
+            }
             try db.execute(sql: "DELETE FROM metrics WHERE run_id = ? AND step > ?", arguments: [id, step])
             try db.execute(sql: "DELETE FROM grad_norms WHERE run_id = ? AND step > ?", arguments: [id, step])
             try db.execute(sql: "DELETE FROM grad_checks WHERE run_id = ? AND step >= ?", arguments: [id, max(step, 0)])
             if checkpointStep == nil { try db.execute(sql: "DELETE FROM grad_checks WHERE run_id = ?", arguments: [id]) }
             try db.execute(sql: "UPDATE runs SET epochs_done = ?, steps_done = ? WHERE id = ?", arguments: [epochsDone, max(step, 0), id])
+            return true
         }
     }
 
-    /// Records where and how the run is being trained now (the process that claimed it).
-    public func recordProvenance(run id: Int64, _ p: RunProvenance) throws(StoreError) {
+    /// Records where and how the run is being trained now (the process that claimed it); with
+    /// `claimant`, only while that process still holds the run (false otherwise, nothing written).
+    @discardableResult
+    public func recordProvenance(run id: Int64, _ p: RunProvenance, claimant: String? = nil) throws(StoreError) -> Bool {
         try write { db in
             try db.execute(sql: """
                 UPDATE runs SET host = ?, os = ?, convlab_version = ?, swift_version = ?, blas = ?, command_line = ?,
-                                git_commit = ?, git_dirty = ?, cpu_model = ? WHERE id = ?
-                """, arguments: [p.host, p.os, p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel, id])
+                                git_commit = ?, git_dirty = ?, cpu_model = ? WHERE id = ? AND (? IS NULL OR claimed_by = ?)
+                """, arguments: [p.host, p.os, p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel, id,
+                                 claimant, claimant])
+            return db.changesCount == 1
         }
     }
 

@@ -182,7 +182,7 @@ struct CheckpointFileTests {
             tensors: [.init(name: "rng.runner.grad_check", shape: [4], unsigned: [0, 0, 0, 0])],
             metadata: [("format", "convlab-checkpoint"), ("format_version", "1"), ("epoch", "1"), ("step", "2"), ("optimizer", "sgd")]).encoded())
         expectRefusal(zeroGenerator, nil, "tensor \"rng.runner.grad_check\" is U64 [4], a checkpoint's is U64 [4], not all zero")
-        expectRefusal(folder, sha, "could not be read")
+        expectRefusal(folder, sha, "is not a regular file")
         let noStep = try variant("nostep.safetensors", SafeTensors(
             tensors: [], metadata: [("format", "convlab-checkpoint"), ("format_version", "1"), ("epoch", "1"), ("optimizer", "sgd")]).encoded())
         expectRefusal(noStep, nil, "has no valid epoch, step and optimizer")

@@ -214,15 +214,19 @@ public final class ExperimentRunner {
         // are those of one uninterrupted run.
         heartbeat = Heartbeat(store: store, run: runID, claimant: claimant, interval: heartbeatInterval)
         defer { heartbeat?.stop() }
-        try store.recordProvenance(run: runID, provenance)
+        // Each with the claim checked in its own transaction: had this process been stopped since
+        // the claim long enough to lose the run, it must not touch the new owner's rows.
+        guard try store.recordProvenance(run: runID, provenance, claimant: claimant) else { return try takenOver() }
         if let resume {
-            try store.discardRecords(run: runID, after: resume.record.step, epochsDone: resume.record.epoch)
+            guard try store.discardRecords(run: runID, after: resume.record.step, epochsDone: resume.record.epoch, claimant: claimant) else {
+                return try takenOver()
+            }
             (epochsDone, step) = (resume.record.epoch, resume.record.step)
             if let final = try store.finalMetrics(run: runID) {
                 (lastTrainLoss, lastTestAccuracy, bestTestAccuracy) = (final.trainLoss, final.testAccuracy, final.bestTestAccuracy)
             }
         } else if before.startedAt != nil {
-            try store.discardRecords(run: runID, after: nil)
+            guard try store.discardRecords(run: runID, after: nil, claimant: claimant) else { return try takenOver() }
         }
         /// Ends the run as diverged because `value` (a description naming it) is not finite.
         func diverge(_ value: String) throws(StoreError) -> RunOutcome {
