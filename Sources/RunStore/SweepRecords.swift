@@ -22,6 +22,9 @@ extension RunStore {
         /// a new experiment was created for a changed spec (experiments recorded before schema 3
         /// have no hash, and are never said to have changed).
         public var changedFrom: Int64?
+        /// True when `changedFrom` was recorded by a ConvLab from before sweeps were tracked (no
+        /// hash): it is not continued, whatever it holds.
+        public var changedFromUntracked = false
         /// The newest experiment of the same spec, when `fresh` created a new one beside it.
         public var freshBeside: Int64?
     }
@@ -48,10 +51,7 @@ extension RunStore {
                                       runs: try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [existing]))
                         return .commit
                     }
-                    let changed = existing == nil ? try Int64.fetchOne(db, sql: """
-                        SELECT id FROM experiments WHERE (spec_path = ? OR name = ?) AND spec_hash IS NOT NULL AND spec_hash != ?
-                        ORDER BY id DESC LIMIT 1
-                        """, arguments: [specPath, name, specHash]) : nil
+                    let changed = existing == nil ? try Self.previousExperiment(db, name: name, specPath: specPath, specHash: specHash) : nil
                     try db.execute(sql: "INSERT INTO experiments(name, spec_path, spec_json, created_at, spec_hash) VALUES (?, ?, ?, ?, ?)",
                                    arguments: [name, specPath, specJSON, Date().timeIntervalSince1970, specHash])
                     let id = db.lastInsertedRowID
@@ -61,7 +61,7 @@ extension RunStore {
                     }
                     sweep = Sweep(experimentID: id, created: true,
                                   runs: try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [id]),
-                                  changedFrom: changed, freshBeside: existing)
+                                  changedFrom: changed?.id, changedFromUntracked: changed?.untracked ?? false, freshBeside: existing)
                     return .commit
                 }
                 guard let sweep else { throw StoreError(.io, path: path, "internal error: the sweep was neither found nor created") }
@@ -72,10 +72,19 @@ extension RunStore {
         }
     }
 
+    /// The newest experiment of the same spec file or name whose runs are not this spec's: one of
+    /// another hash (the spec was edited), or one from before sweeps were tracked (no hash).
+    static func previousExperiment(_ db: Database, name: String, specPath: String, specHash: String) throws -> (id: Int64, untracked: Bool)? {
+        try Row.fetchOne(db, sql: """
+            SELECT id, spec_hash IS NULL FROM experiments WHERE (spec_path = ? OR name = ?) AND (spec_hash IS NULL OR spec_hash != ?)
+            ORDER BY id DESC LIMIT 1
+            """, arguments: [specPath, name, specHash]).map { (id: $0[0], untracked: $0[1]) }
+    }
+
     /// What `openSweep` would find, read without changing the store (for `runner exec --dry-run`):
     /// nil when there is no store, or it has never run this spec; `changedFrom` as above.
     public static func previewSweep(storePath: String, name: String, specPath: String,
-                                    specHash: String) throws(StoreError) -> (found: (Int64, [StoredRun])?, changedFrom: Int64?, newest: Int64) {
+                                    specHash: String) throws(StoreError) -> (found: (Int64, [StoredRun])?, changedFrom: (id: Int64, untracked: Bool)?, newest: Int64) {
         guard FileManager.default.fileExists(atPath: storePath), let version = try inspect(path: storePath) else { return (nil, nil, 0) }
         do {
             var configuration = Configuration()
@@ -86,15 +95,16 @@ extension RunStore {
             defer { try? queue.close() }
             return try queue.read { db in
                 let newest = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM experiments") ?? 0
-                guard version >= 3 else { return (nil, nil, newest) }
+                guard version >= 3 else {
+                    // Not upgraded yet: every experiment of this spec is one from before sweeps were tracked.
+                    let old = try Int64.fetchOne(db, sql: "SELECT id FROM experiments WHERE spec_path = ? OR name = ? ORDER BY id DESC LIMIT 1",
+                                                 arguments: [specPath, name])
+                    return (nil, old.map { (id: $0, untracked: true) }, newest)
+                }
                 if let id = try Int64.fetchOne(db, sql: "SELECT id FROM experiments WHERE spec_hash = ? ORDER BY id DESC LIMIT 1", arguments: [specHash]) {
                     return ((id, try storedRuns(db, where: "r.experiment_id = ?", arguments: [id])), nil, newest)
                 }
-                let changed = try Int64.fetchOne(db, sql: """
-                    SELECT id FROM experiments WHERE (spec_path = ? OR name = ?) AND spec_hash IS NOT NULL AND spec_hash != ?
-                    ORDER BY id DESC LIMIT 1
-                    """, arguments: [specPath, name, specHash])
-                return (nil, changed, newest)
+                return (nil, try previousExperiment(db, name: name, specPath: specPath, specHash: specHash), newest)
             }
         } catch {
             throw translate(error, path: storePath)

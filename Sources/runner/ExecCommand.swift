@@ -97,7 +97,7 @@ struct Exec: ParsableCommand {
 
     /// What exec would do with each run, read from the store without changing it.
     func printSweepPreview(_ plan: ExperimentPlan) throws {
-        let preview: (found: (Int64, [StoredRun])?, changedFrom: Int64?, newest: Int64)
+        let preview: (found: (Int64, [StoredRun])?, changedFrom: (id: Int64, untracked: Bool)?, newest: Int64)
         do {
             preview = try RunStore.previewSweep(storePath: store.path, name: plan.name, specPath: plan.file, specHash: plan.sweepHash)
         } catch {
@@ -112,7 +112,7 @@ struct Exec: ParsableCommand {
         } else if let (id, _) = preview.found {
             print("--fresh: would start experiment \(preview.newest + 1); experiment \(id) of the same spec stays as it was")
         } else if let old = preview.changedFrom {
-            print("\(file) changed since experiment \(old) (its runs stay as they were): would start experiment \(preview.newest + 1)")
+            print("\(file) " + SweepText.previous(old.id, untracked: old.untracked) + ": would start experiment \(preview.newest + 1)")
         } else {
             print("would start experiment \(preview.newest + 1)")
         }

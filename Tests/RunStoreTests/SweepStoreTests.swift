@@ -91,9 +91,10 @@ struct SweepStoreTests {
         #expect(try StoreReader(path: store.path).query("SELECT COUNT(*) FROM runs").rows[0][0] == .integer(4))
         let edited = try store.openSweep(name: "s", specPath: "s.json", specJSON: "{}", specHash: "two", runs: sweepRuns(3, hash: "x"), fresh: false)
         #expect(edited.created && edited.changedFrom == fresh.experimentID && edited.runs.count == 3)
-        // An experiment recorded before schema 3 has no hash: it is never said to have changed.
-        _ = try store.createExperiment(name: "u", specPath: "u.json", specJSON: "{}")
-        #expect(try store.openSweep(name: "u", specPath: "u.json", specJSON: "{}", specHash: "four", runs: sweepRuns(1), fresh: false).changedFrom == nil)
+        // An experiment recorded before schema 3 has no hash: it is not continued, and that is said.
+        let untracked = try store.createExperiment(name: "u", specPath: "u.json", specJSON: "{}")
+        let after = try store.openSweep(name: "u", specPath: "u.json", specJSON: "{}", specHash: "four", runs: sweepRuns(1), fresh: false)
+        #expect(after.created && after.changedFrom == untracked && after.changedFromUntracked)
         // Another spec (other path and name) is just new.
         let other = try store.openSweep(name: "t", specPath: "t.json", specJSON: "{}", specHash: "three", runs: sweepRuns(1), fresh: false)
         #expect(other.created && other.changedFrom == nil)
@@ -162,7 +163,7 @@ struct SweepStoreTests {
         let preview = try RunStore.previewSweep(storePath: path, name: "sweep", specPath: "sweep.json", specHash: "p")
         #expect(preview.found?.1.map(\.status) == [.running, .interrupted])
         let changed = try RunStore.previewSweep(storePath: path, name: "sweep", specPath: "other.json", specHash: "q")
-        #expect(changed.found == nil && changed.changedFrom == 1 && changed.newest == 1)
+        #expect(changed.found == nil && changed.changedFrom?.id == 1 && changed.changedFrom?.untracked == false && changed.newest == 1)
         #expect(try RunStore.previewSweep(storePath: path + ".none", name: "x", specPath: "x", specHash: "p").newest == 0)
         #expect(!FileManager.default.fileExists(atPath: path + ".none"))
         #expect(FileManager.default.contents(atPath: path) == bytes)

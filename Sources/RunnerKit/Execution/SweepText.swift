@@ -48,6 +48,12 @@ public enum SweepText {
         "run \(run.index)" + (run.variant.label.isEmpty ? "" : " (\(run.variant.label))")
     }
 
+    /// Why an earlier experiment of the same spec is not continued.
+    public static func previous(_ id: Int64, untracked: Bool) -> String {
+        untracked ? "was run as experiment \(id) by an older ConvLab, which did not track sweeps, so that experiment is not continued (its runs stay as they were)"
+                  : "changed since experiment \(id) (its runs stay as they were)"
+    }
+
     /// One line on which experiment this exec works on.
     static func opening(_ sweep: RunStore.Sweep, plan: ExperimentPlan) -> String {
         let file = plan.file
@@ -55,7 +61,7 @@ public enum SweepText {
             return "--fresh: starting experiment \(sweep.experimentID); experiment \(old) of the same spec stays as it was"
         }
         if let old = sweep.changedFrom {
-            return "\(file) changed since experiment \(old) (its runs stay as they were): starting experiment \(sweep.experimentID)"
+            return "\(file) " + previous(old, untracked: sweep.changedFromUntracked) + ": starting experiment \(sweep.experimentID)"
         }
         if sweep.created { return "starting experiment \(sweep.experimentID)" }
         var counts: [String: Int] = [:]
