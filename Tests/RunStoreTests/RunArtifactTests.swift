@@ -41,7 +41,8 @@ struct RunArtifactTests {
 
     @Test("a run's artifacts folder is <store path>.artifacts/<run uuid>")
     func artifactsFolder() throws {
-        #expect(RunStore.artifactsFolder(storePath: "/data/convlab.sqlite", runUUID: "3f2a") == "/data/convlab.sqlite.artifacts/3f2a")
+        let example = "3f2a0000-0000-4000-8000-000000000001"
+        #expect(RunStore.artifactsFolder(storePath: "/data/convlab.sqlite", runUUID: example) == "/data/convlab.sqlite.artifacts/" + example)
         let path = temporaryStorePath()
         let store = try makeStore(path, runs: 1)
         let uuid = try #require(try store.storedRun(1)?.uuid)
