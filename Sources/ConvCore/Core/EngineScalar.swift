@@ -44,9 +44,13 @@ extension Double: EngineScalar {
 }
 
 /// Sets how many threads OpenBLAS may use. The data-parallel trainer sets 1: it already runs
-/// one replica per core, and a second level of threads only adds contention.
+/// one replica per core, and a second level of threads only adds contention. Changing it while
+/// another thread is inside OpenBLAS corrupts OpenBLAS's memory, so it is changed only when it
+/// differs (the runner and the tests start with OPENBLAS_NUM_THREADS=1, where it never does).
 public func setBLASThreads(_ count: Int) {
-    openblas_set_num_threads(Int32(max(1, count)))
+    let wanted = Int32(max(1, count))
+    guard openblas_get_num_threads() != wanted else { return }
+    openblas_set_num_threads(wanted)
 }
 
 /// What OpenBLAS chose for this CPU.
