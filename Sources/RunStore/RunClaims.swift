@@ -5,10 +5,18 @@ import GRDB
 /// UPDATE … RETURNING, which SQLite runs under its write lock, so of two processes claiming the
 /// same run exactly one gets it.
 extension RunStore {
+    /// This machine's name, read once with gethostname(2). Foundation's `ProcessInfo.hostName`
+    /// resolves through a shared `Host` object that is not safe to use from several threads at
+    /// once (the test process's heap was corrupted by exactly that), and claims ask for the name
+    /// on every connection and every staleness check.
+    public static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
     /// "host:pid" of this process: what `runs.claimed_by` records.
-    public static var claimant: String {
-        "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
-    }
+    public static var claimant: String { "\(hostName):\(getpid())" }
 
     /// The runs a claim may take: never started or interrupted, failed by a crash (not by its
     /// spec), or running with a heartbeat older than the stale limit or claimed by a process of
@@ -24,7 +32,7 @@ extension RunStore {
     /// claimant of another host, or one that cannot be parsed, is never called gone: only its
     /// heartbeat can tell. A pid taken by a new process since counts as alive (the heartbeat then
     /// decides, as for another host).
-    public static func claimantIsGone(_ claimedBy: String?, host: String = ProcessInfo.processInfo.hostName) -> Bool {
+    public static func claimantIsGone(_ claimedBy: String?, host: String = RunStore.hostName) -> Bool {
         guard let claimedBy, let colon = claimedBy.lastIndex(of: ":"), claimedBy[..<colon] == host,
               let pid = Int32(claimedBy[claimedBy.index(after: colon)...]), pid > 0 else { return false }
         return kill(pid, 0) == -1 && errno == ESRCH
@@ -32,7 +40,7 @@ extension RunStore {
 
     /// Registers `convlab_claimant_gone(claimed_by)` on a connection, for `claimableCondition`.
     static func addClaimFunctions(_ db: Database) {
-        let host = ProcessInfo.processInfo.hostName
+        let host = hostName
         db.add(function: DatabaseFunction("convlab_claimant_gone", argumentCount: 1, pure: false) { values in
             claimantIsGone(String.fromDatabaseValue(values[0]), host: host)
         })

@@ -47,7 +47,7 @@ struct DeleteGoneRunTests {
     func goneProcess() throws {
         let path = temporaryStorePath()
         let store = try makeStore(path, runs: 2)
-        let host = ProcessInfo.processInfo.hostName
+        let host = RunStore.hostName
         let finished = Process()
         finished.executableURL = URL(fileURLWithPath: "/bin/true")
         try finished.run()

@@ -25,7 +25,7 @@ struct SweepStoreTests {
     func deadLocalClaimant() throws {
         let (path, _, ids) = try queuedStore(runs: 3)
         let store = try RunStore(path: path)
-        let host = ProcessInfo.processInfo.hostName
+        let host = RunStore.hostName
         let now = Date().timeIntervalSince1970
         let dead = try deadPid()
         #expect(RunStore.claimantIsGone("\(host):\(dead)"))

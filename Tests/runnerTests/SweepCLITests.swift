@@ -28,7 +28,7 @@ struct SweepCLITests {
         let spec = writeSpec(folder, epochs: 3, trainSize: 2048, extra: #", "matrix": { "seeds": [1, 2, 3, 4, 5, 6] }"#)
         let shared = folder + "/shared.sqlite"
         let launched = try (0..<3).map { _ in try launch(["exec", spec, "--store", shared]) }
-        let pids = Set(launched.map { "\(ProcessInfo.processInfo.hostName):\($0.0.processIdentifier)" })
+        let pids = Set(launched.map { "\(RunStore.hostName):\($0.0.processIdentifier)" })
         let results = launched.map(finish)
         for result in results {
             #expect(result.status == 0, "\(result.stderr)")

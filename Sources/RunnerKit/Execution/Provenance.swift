@@ -22,7 +22,7 @@ public enum Provenance {
     /// The runner adds the spec's git state (`git(forSpecAt:)`).
     public static var current: RunProvenance {
         let info = ProcessInfo.processInfo
-        return RunProvenance(host: info.hostName, os: info.operatingSystemVersionString, convlabVersion: convlabVersion,
+        return RunProvenance(host: RunStore.hostName, os: info.operatingSystemVersionString, convlabVersion: convlabVersion,
                              swiftVersion: swiftVersion, blas: "OpenBLAS, \(BLASRuntime.coreName) kernels",
                              commandLine: commandLine(CommandLine.arguments), cpuModel: cpuModel())
     }
