@@ -1,3 +1,4 @@
+import ConvLabKit
 import Foundation
 
 /// The files a run's data set is read from, whose SHA-256 the store records with the run.

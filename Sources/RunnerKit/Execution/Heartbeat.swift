@@ -1,3 +1,4 @@
+import ConvLabKit
 import Dispatch
 import RunStore
 import Synchronization

@@ -1,3 +1,4 @@
+import ConvLabKit
 import ConvCore
 import Dispatch
 import Foundation

@@ -1,3 +1,4 @@
+import ConvLabKit
 import ConvCore
 
 /// Activations, pooling modes, initialisers, losses, optimizers and schedules.

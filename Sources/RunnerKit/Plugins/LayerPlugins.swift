@@ -1,3 +1,4 @@
+import ConvLabKit
 import ConvCore
 
 /// The layers a spec's `model.layers` may use, each `{ "<name>": { parameters } }`.

@@ -215,5 +215,6 @@ enum MatrixExpansion {
     }
 }
 
+import ConvLabKit
 import TextKit
 import Foundation

@@ -1,3 +1,4 @@
+import ConvLabKit
 import TextKit
 
 /// Generates `Schemas/experiment.schema.json` (JSON Schema 2020-12) from the same declarations

@@ -1,3 +1,4 @@
+import ConvLabKit
 import TextKit
 
 /// One problem in a spec, where it is.

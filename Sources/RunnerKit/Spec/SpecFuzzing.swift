@@ -1,3 +1,4 @@
+import ConvLabKit
 import ConvCore
 import Datasets
 import TextKit

@@ -1,3 +1,4 @@
+import ConvLabKit
 import Foundation
 
 /// Finds the spec file a person meant: the path as given; the same path matched without regard

@@ -1,3 +1,4 @@
+import ConvLabKit
 import TextKit
 
 /// The keys of an experiment spec outside the plugins: the same declarations validate specs,

@@ -1,3 +1,4 @@
+import ConvLabKit
 import TextKit
 
 /// Checks a spec document against the declarations (sections and plugins) and resolves it:

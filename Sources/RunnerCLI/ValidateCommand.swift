@@ -1,3 +1,4 @@
+import ConvLabKit
 import ArgumentParser
 import Reports
 import RunnerKit

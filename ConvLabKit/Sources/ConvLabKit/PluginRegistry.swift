@@ -4,11 +4,6 @@ public struct PluginRegistry: Sendable {
 
     public init(_ plugins: [Plugin]) { self.plugins = plugins }
 
-    public static let builtIn = PluginRegistry(
-        LayerPlugins.all + FunctionPlugins.activations + FunctionPlugins.pooling + FunctionPlugins.initializers
-            + FunctionPlugins.losses + FunctionPlugins.optimizers + FunctionPlugins.schedules
-            + DatasetPlugins.all + FunctionPlugins.probes)
-
     public func plugin(_ kind: PluginKind, _ name: String) -> Plugin? {
         plugins.first { $0.kind == kind && $0.name == name }
     }

@@ -50,6 +50,11 @@ public struct DatasetPlugin: Sendable {
     public struct Description: Sendable, Equatable {
         public var sampleShape: Shape
         public var classes: Int
+
+        public init(sampleShape: Shape, classes: Int) {
+            self.sampleShape = sampleShape
+            self.classes = classes
+        }
     }
 
     public var describe: @Sendable (ResolvedParameters) throws(DatasetError) -> Description

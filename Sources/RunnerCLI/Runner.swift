@@ -1,11 +1,11 @@
+import ConvLabKit
 import ArgumentParser
 import ConvCore
 import Foundation
 import Reports
 
-@main
-struct Runner: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct RunnerCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "runner",
         abstract: "ConvLab: train convolutional networks from JSON experiment specs and query the results.",
         discussion: """
@@ -25,7 +25,12 @@ struct Runner: ParsableCommand {
         subcommands: [Exec.self, Validate.self, Report.self, Runs.self, Export.self, Plugins.self, Schema.self, Bench.self]
     )
 
-    static func main() {
+    public init() {}
+
+    /// Runs the command line with these plugins added to the built-in ones: a runner of your own
+    /// is a package whose `main.swift` is this one line with its plugins.
+    public static func main(plugins: [Plugin]) {
+        LinkedPlugins.set(plugins)
         if BLASRuntime.cpuLacksBuildTarget {
             Console.error("error: this build of ConvLab uses AVX2/FMA, which this CPU lacks; rebuild with `CONVLAB_PORTABLE=1 swift build -c release`")
             Foundation.exit(2)

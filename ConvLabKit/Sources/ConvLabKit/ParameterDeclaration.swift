@@ -51,7 +51,7 @@ public indirect enum ParameterType: Sendable, Equatable {
         }
     }
 
-    static func range(_ low: Double?, _ high: Double?, openLow: Bool = false, openHigh: Bool = false) -> String {
+    public static func range(_ low: Double?, _ high: Double?, openLow: Bool = false, openHigh: Bool = false) -> String {
         func f(_ x: Double) -> String { JSONWriter.number(x) }
         switch (low, high) {
         case (nil, nil): return ""
@@ -97,8 +97,8 @@ public struct ParameterDeclaration: Sendable, Equatable {
 }
 
 extension ParameterDeclaration.Default {
-    static func int(_ v: Int) -> Self { .value(.number(Double(v))) }
-    static func number(_ v: Double) -> Self { .value(.number(v)) }
-    static func bool(_ v: Bool) -> Self { .value(.bool(v)) }
-    static func string(_ v: String) -> Self { .value(.string(v)) }
+    public static func int(_ v: Int) -> Self { .value(.number(Double(v))) }
+    public static func number(_ v: Double) -> Self { .value(.number(v)) }
+    public static func bool(_ v: Bool) -> Self { .value(.bool(v)) }
+    public static func string(_ v: String) -> Self { .value(.string(v)) }
 }

@@ -1,3 +1,4 @@
+import ConvLabKit
 import ArgumentParser
 import ConvCore
 import Foundation

@@ -1,3 +1,4 @@
+import ConvLabKit
 import ArgumentParser
 import Foundation
 import Reports
@@ -195,7 +196,7 @@ struct Report: ParsableCommand {
     }
 }
 
-extension Runner {
+extension RunnerCommand {
     /// `--sql` with no value (last, or followed by another option) means "list the tables":
     /// ArgumentParser options always take a value, so it gets a marker value here.
     static func normalizedArguments(_ arguments: [String]) -> [String] {

@@ -1,3 +1,4 @@
+import ConvLabKit
 import ArgumentParser
 import Foundation
 import Reports
