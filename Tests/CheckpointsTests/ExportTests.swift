@@ -1,3 +1,4 @@
+import ConvLabKit
 import Checkpoints
 import ConvCore
 import Datasets

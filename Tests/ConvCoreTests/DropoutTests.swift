@@ -35,7 +35,7 @@ struct DropoutTests {
     @Test("evaluation is the identity, forward and backward")
     func evaluationIsIdentity() throws {
         let layer: any Layer<Float> = try DropoutConfiguration(rate: 0.5).makeLayer(input: Shape(features: 4),
-                                                                                   context: .init(index: 0, initializer: .heUniform, seed: 1))
+                                                                                   context: .init(index: 0, initializer: Initializer.heUniform, seed: 1))
         let x: [Float] = [1, -2, 3, -4], delta: [Float] = [0.5, 0.25, 2, 8]
         let (y, dx) = x.withUnsafeBufferPointer { x in
             (Array(layer.forward(x, batch: 1, mode: .evaluation)),

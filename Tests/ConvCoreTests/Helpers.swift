@@ -3,7 +3,7 @@
 /// Runs one layer alone on `input`, returning its output and, for `outputGradient`, its input gradient.
 func runLayer<T: EngineScalar>(_ configuration: any LayerConfiguration, input shape: Shape, batch: Int,
                                x: [T], outputGradient: [T]? = nil) throws -> (layer: any Layer<T>, y: [T], dx: [T]?) {
-    let layer: any Layer<T> = try configuration.makeLayer(input: shape, context: .init(index: 0, initializer: .heUniform, seed: 7))
+    let layer: any Layer<T> = try configuration.makeLayer(input: shape, context: .init(index: 0, initializer: Initializer.heUniform, seed: 7))
     return x.withUnsafeBufferPointer { x in
         let y = Array(layer.forward(x, batch: batch, mode: .training))
         guard let outputGradient else { return (layer, y, nil) }

@@ -1,3 +1,4 @@
+import ConvLabKit
 import Foundation
 import Testing
 @testable import RunnerKit
@@ -243,7 +244,7 @@ struct SpecFilesTests {
         let text = SchemaGenerator.text()
         for (kind, name) in [(PluginKind.optimizer, "max"), (.layer, "loss"), (.probe, "relu"), (.activation, "conv"), (.dataset, "seed")] {
             var registry = PluginRegistry.builtIn
-            registry.register(Plugin(kind, name, "an extra plugin", factory: .probe))
+            registry.register(Plugin(kind, name, "an extra plugin", factory: .pooling { _ in PoolingMode.max }))
             #expect(text.contains("\"\(name)\""))
             let problems = schemaCoverageProblems(SchemaGenerator.schema(registry: .builtIn), registry)
             #expect(problems == ["\(kind.rawValue) \"\(name)\" is missing from the schema"], "\(problems)")

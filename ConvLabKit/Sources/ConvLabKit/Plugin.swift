@@ -7,19 +7,24 @@ public enum PluginKind: String, Sendable, CaseIterable {
     case layer, activation, pooling, initializer, loss, optimizer, schedule, dataset, probe
 }
 
-/// A plugin: its name, a one-line summary, its parameters, and what it builds. This single
-/// declaration feeds validation, `runner plugins` and the JSON Schema.
+/// A plugin: its kind, name, a one-line summary, its parameters, and what it builds. This single
+/// declaration feeds validation (types, ranges, did-you-mean), `runner plugins` and the JSON
+/// Schema, for the built-in plugins and for yours alike.
 public struct Plugin: Sendable {
+    /// What the plugin makes from its (validated) parameters. A factory throws `PluginError`
+    /// for a combination of values its declaration cannot express; the spec's check reports it
+    /// at the parameter, and nothing is trained.
     public enum Factory: Sendable {
         case layer(@Sendable (ResolvedParameters) throws(PluginError) -> any LayerConfiguration)
-        case activation(@Sendable (ResolvedParameters) -> ActivationFunction)
-        case pooling(PoolingMode)
-        case initializer(Initializer)
-        case loss(@Sendable () -> any LossFunction)
-        case optimizer(@Sendable (ResolvedParameters) -> OptimizerConfiguration)
-        case schedule(@Sendable (ResolvedParameters) -> LearningRateSchedule)
+        case activation(@Sendable (ResolvedParameters) throws(PluginError) -> any ActivationRule)
+        case pooling(@Sendable (ResolvedParameters) throws(PluginError) -> any PoolingRule)
+        case initializer(@Sendable (ResolvedParameters) throws(PluginError) -> any WeightInitializer)
+        case loss(@Sendable (ResolvedParameters) throws(PluginError) -> any LossFunction)
+        case optimizer(@Sendable (ResolvedParameters) throws(PluginError) -> any OptimizerRecipe)
+        case schedule(@Sendable (ResolvedParameters) throws(PluginError) -> any LearningRatePolicy)
         case dataset(DatasetPlugin)
-        case probe
+        /// Made fresh for every run.
+        case probe(@Sendable (ResolvedParameters) throws(PluginError) -> any Probe)
     }
 
     public var kind: PluginKind
@@ -75,8 +80,14 @@ public struct DatasetPlugin: Sendable {
 /// declared type, so the typed getters only fall back to a default for absent optional values.
 public struct ResolvedParameters: Sendable, Equatable {
     public var values: [(key: String, node: JSONNode)]
+    /// Where a parameter that names a plugin (`"mode": "max"`, `"function": {"plugin": "elu"}`)
+    /// is looked up: the registry the spec was checked against.
+    public var registry: PluginRegistry?
 
-    public init(_ values: [(key: String, node: JSONNode)]) { self.values = values }
+    public init(_ values: [(key: String, node: JSONNode)], registry: PluginRegistry? = nil) {
+        self.values = values
+        self.registry = registry
+    }
 
     public static func == (a: Self, b: Self) -> Bool { JSONValue.object(a.values) == JSONValue.object(b.values) }
 
@@ -128,4 +139,26 @@ public struct ResolvedParameters: Sendable, Equatable {
     }
 
     public var json: JSONValue { .object(values) }
+
+    /// The activation a `plugin` parameter names, made through the registry.
+    public func activation(_ name: String) throws(PluginError) -> any ActivationRule {
+        let (plugin, parameters) = try referenced(name, .activation)
+        guard case .activation(let make) = plugin.factory else { throw PluginError(parameter: name, "\(plugin.name) is not an activation") }
+        return try make(parameters)
+    }
+
+    /// The pooling rule a `plugin` parameter names, made through the registry.
+    public func pooling(_ name: String) throws(PluginError) -> any PoolingRule {
+        let (plugin, parameters) = try referenced(name, .pooling)
+        guard case .pooling(let make) = plugin.factory else { throw PluginError(parameter: name, "\(plugin.name) is not a pooling rule") }
+        return try make(parameters)
+    }
+
+    private func referenced(_ name: String, _ kind: PluginKind) throws(PluginError) -> (Plugin, ResolvedParameters) {
+        guard let (pluginName, parameters) = plugin(name) else { throw PluginError(parameter: name, "must name a \(kind.rawValue) plugin") }
+        guard let registry, let plugin = registry.plugin(kind, pluginName) else {
+            throw PluginError(parameter: name, "unknown \(kind.rawValue) plugin \"\(pluginName)\"")
+        }
+        return (plugin, ResolvedParameters(parameters.values, registry: registry))
+    }
 }

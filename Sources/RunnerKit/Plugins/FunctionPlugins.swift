@@ -4,21 +4,21 @@ import ConvCore
 /// Activations, pooling modes, initialisers, losses, optimizers and schedules.
 enum FunctionPlugins {
     static let activations: [Plugin] = [
-        Plugin(.activation, "relu", "max(0, z)", factory: .activation { _ in .relu }),
+        Plugin(.activation, "relu", "max(0, z)", factory: .activation { _ in ActivationFunction.relu }),
         Plugin(.activation, "leaky_relu", "z for z > 0, slope·z otherwise", parameters: [
             .init("slope", .number(minimum: 0, maximum: 1), default: .number(0.01), "slope for z ≤ 0"),
-        ], factory: .activation { .leakyReLU(slope: $0.double("slope", default: 0.01)) }),
-        Plugin(.activation, "sigmoid", "1 / (1 + e^−z)", factory: .activation { _ in .sigmoid }),
-        Plugin(.activation, "tanh", "hyperbolic tangent", factory: .activation { _ in .tanh }),
+        ], factory: .activation { ActivationFunction.leakyReLU(slope: $0.double("slope", default: 0.01)) }),
+        Plugin(.activation, "sigmoid", "1 / (1 + e^−z)", factory: .activation { _ in ActivationFunction.sigmoid }),
+        Plugin(.activation, "tanh", "hyperbolic tangent", factory: .activation { _ in ActivationFunction.tanh }),
         Plugin(.activation, "elu", "z for z > 0, α(e^z − 1) otherwise", parameters: [
             .init("alpha", .number(minimum: 0), default: .number(1), "α"),
-        ], factory: .activation { .elu(alpha: $0.double("alpha", default: 1)) }),
-        Plugin(.activation, "identity", "z (no activation)", factory: .activation { _ in .identity }),
+        ], factory: .activation { ActivationFunction.elu(alpha: $0.double("alpha", default: 1)) }),
+        Plugin(.activation, "identity", "z (no activation)", factory: .activation { _ in ActivationFunction.identity }),
     ]
 
     static let pooling: [Plugin] = [
-        Plugin(.pooling, "max", "the largest value of each window; ties go to the first", factory: .pooling(.max)),
-        Plugin(.pooling, "avg", "the mean of each window's cells inside the input", factory: .pooling(.avg)),
+        Plugin(.pooling, "max", "the largest value of each window; ties go to the first", factory: .pooling { _ in PoolingMode.max }),
+        Plugin(.pooling, "avg", "the mean of each window's cells inside the input", factory: .pooling { _ in PoolingMode.avg }),
     ]
 
     static let initializers: [Plugin] = Initializer.allCases.map { initializer in
@@ -28,13 +28,13 @@ enum FunctionPlugins {
         case .xavierUniform: "U(±√(6/(fan_in + fan_out))) — for tanh/sigmoid networks"
         case .xavierNormal: "N(0, 2/(fan_in + fan_out))"
         }
-        return Plugin(.initializer, initializer.rawValue, summary, factory: .initializer(initializer))
+        return Plugin(.initializer, initializer.rawValue, summary, factory: .initializer { _ in initializer })
     }
 
     static let losses: [Plugin] = [
         Plugin(.loss, "softmax_cross_entropy", "softmax and cross-entropy, fused and numerically stable",
-               factory: .loss { SoftmaxCrossEntropy() }),
-        Plugin(.loss, "mse", "mean squared error against the one-hot label", factory: .loss { MeanSquaredError() }),
+               factory: .loss { _ in SoftmaxCrossEntropy() }),
+        Plugin(.loss, "mse", "mean squared error against the one-hot label", factory: .loss { _ in MeanSquaredError() }),
     ]
 
     static let learningRate = ParameterDeclaration("learning_rate", .number(minimum: 0, exclusiveMinimum: true), default: .number(0.01), "step size η")
@@ -48,7 +48,7 @@ enum FunctionPlugins {
             .init("nesterov", .boolean, default: .bool(false), "Nesterov momentum"),
             weightDecay, schedule,
         ], factory: .optimizer { p in
-            .sgd(momentum: p.double("momentum"), nesterov: p.bool("nesterov"), weightDecay: p.double("weight_decay"))
+            OptimizerConfiguration.sgd(momentum: p.double("momentum"), nesterov: p.bool("nesterov"), weightDecay: p.double("weight_decay"))
         }),
         Plugin(.optimizer, "adam", "Adam with bias correction", parameters: [
             ParameterDeclaration("learning_rate", .number(minimum: 0, exclusiveMinimum: true), default: .number(0.001), "step size η"),
@@ -57,36 +57,21 @@ enum FunctionPlugins {
             .init("epsilon", .number(minimum: 0, exclusiveMinimum: true), default: .number(1e-8), "ε"),
             weightDecay, schedule,
         ], factory: .optimizer { p in
-            .adam(beta1: p.double("beta1", default: 0.9), beta2: p.double("beta2", default: 0.999),
+            OptimizerConfiguration.adam(beta1: p.double("beta1", default: 0.9), beta2: p.double("beta2", default: 0.999),
                   epsilon: p.double("epsilon", default: 1e-8), weightDecay: p.double("weight_decay"))
         }),
     ]
 
     static let schedules: [Plugin] = [
-        Plugin(.schedule, "constant", "η throughout", factory: .schedule { _ in .constant }),
+        Plugin(.schedule, "constant", "η throughout", factory: .schedule { _ in LearningRateSchedule.constant }),
         Plugin(.schedule, "step", "η·γ^⌊epoch/every_epochs⌋", parameters: [
             .init("every_epochs", .integer(minimum: 1), default: .int(1), "epochs between decays"),
             .init("gamma", .number(minimum: 0, maximum: 1), default: .number(0.1), "decay factor γ"),
-        ], factory: .schedule { .step(everyEpochs: $0.int("every_epochs", default: 1), gamma: $0.double("gamma", default: 0.1)) }),
+        ], factory: .schedule { LearningRateSchedule.step(everyEpochs: $0.int("every_epochs", default: 1), gamma: $0.double("gamma", default: 0.1)) }),
         Plugin(.schedule, "cosine", "cosine decay from η to minimum over all steps", parameters: [
             .init("minimum", .number(minimum: 0), default: .number(0), "final learning rate"),
-        ], factory: .schedule { .cosine(minimum: $0.double("minimum")) }),
+        ], factory: .schedule { LearningRateSchedule.cosine(minimum: $0.double("minimum")) }),
     ]
 
-    static let probes: [Plugin] = [
-        Plugin(.probe, "loss", "training loss (mean over the last steps) and learning rate", parameters: [
-            .init("every", .integer(minimum: 1), default: .int(50), "steps between records"),
-        ], factory: .probe),
-        Plugin(.probe, "grad_norms", "L2 and max-abs gradient norm of every parameter tensor", parameters: [
-            .init("every", .integer(minimum: 0), default: .int(100), "steps between records (0: off)"),
-        ], factory: .probe),
-        Plugin(.probe, "grad_check", "analytic gradients against central finite differences, in Float64", parameters: [
-            .init("every", .integer(minimum: 0), default: .int(1000), "steps between checks, from step 0 (0: off)"),
-            .init("samples", .integer(minimum: 1, maximum: 1000), default: .int(8), "entries checked per tensor"),
-            .init("epsilon", .number(minimum: 0, maximum: 0.1, exclusiveMinimum: true), default: .number(1e-6), "finite-difference step"),
-            .init("atol", .number(minimum: 0), default: .number(1e-5), "absolute tolerance"),
-            .init("rtol", .number(minimum: 0), default: .number(1e-3), "relative tolerance"),
-            .init("batch", .integer(minimum: 1, maximum: 256), default: .int(4), "samples in the checked batch"),
-        ], factory: .probe),
-    ]
+    static let probes: [Plugin] = [LossProbe.plugin, GradientNormProbe.plugin, GradientCheckProbe.plugin]
 }

@@ -23,15 +23,14 @@ enum LayerPlugins {
                                    algorithm: ConvolutionAlgorithm(rawValue: p.string("algorithm")) ?? .im2col)
     })
 
-    static let pool: Plugin = Plugin(.layer, "pool", "max or average pooling; backward upsamples the error", parameters: [
-        .init("mode", .plugin(.pooling), default: .inherited("model.pooling"), "max or avg"),
+    static let pool: Plugin = Plugin(.layer, "pool", "pooling with any pooling rule (max, avg, or a plugin's); backward upsamples the error", parameters: [
+        .init("mode", .plugin(.pooling), default: .inherited("model.pooling"), "the pooling rule: max, avg or a plugin's (default: the model's)"),
         .init("size", .size(), default: .int(2), "window: k or [kh, kw]"),
         .init("stride", .size(), default: .optional, "stride (default: the window size)"),
         .init("padding", .size(minimum: 0), default: .int(0), "padding, at most half the window; padded cells never win a max and are not counted in an average"),
     ], factory: .layer { p throws(PluginError) in
-        let mode = p.plugin("mode").flatMap { PoolingMode(rawValue: $0.name) } ?? .max
         let size = p.pair("size", default: (2, 2))
-        return Pool2DConfiguration(mode: mode, size: size, stride: p["stride"] == nil ? nil : p.pair("stride"),
+        return Pool2DConfiguration(rule: try p.pooling("mode"), size: size, stride: p["stride"] == nil ? nil : p.pair("stride"),
                                    padding: p.pair("padding", default: (0, 0)))
     })
 
@@ -45,13 +44,7 @@ enum LayerPlugins {
 
     static let activationLayer: Plugin = Plugin(.layer, "activation", "element-wise activation σ; backward multiplies by σ'(z)", parameters: [
         .init("function", .plugin(.activation), default: .inherited("model.activation"), "relu, tanh, ... (default: the model's)"),
-    ], factory: .layer { p throws(PluginError) in
-        guard let (name, parameters) = p.plugin("function"), let plugin = FunctionPlugins.activations.first(where: { $0.name == name }),
-              case .activation(let make) = plugin.factory else {
-            throw PluginError(parameter: "function", "unknown activation")
-        }
-        return ActivationConfiguration(make(parameters))
-    })
+    ], factory: .layer { p throws(PluginError) in ActivationConfiguration(try p.activation("function")) })
 
     static let flatten: Plugin = Plugin(.layer, "flatten", "(C, H, W) → (C·H·W)", factory: .layer { _ throws(PluginError) in FlattenConfiguration() })
 

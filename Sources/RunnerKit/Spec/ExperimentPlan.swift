@@ -4,13 +4,13 @@ import Datasets
 import Foundation
 import TextKit
 
-/// What the probes record and how often.
-public struct ProbeSettings: Sendable, Equatable {
-    public var lossEvery: Int
-    public var gradientNormsEvery: Int
-    public var gradientCheckEvery: Int
-    public var gradientCheck: GradientCheckOptions
-    public var gradientCheckBatch: Int
+/// A probe of a run: made fresh for each run (a probe keeps state between steps).
+public struct ProbeRecipe: Sendable {
+    public var name: String
+    public var parameters: ResolvedParameters
+    public var make: @Sendable (ResolvedParameters) throws(PluginError) -> any Probe
+
+    public func makeProbe() throws(PluginError) -> any Probe { try make(parameters) }
 }
 
 /// When a run saves its training state (spec section `checkpoint`).
@@ -49,11 +49,11 @@ public struct RunPlan: Sendable {
     public var inputShape: Shape
     public var classes: Int
     public var layers: [any LayerConfiguration]
-    public var initializer: Initializer
+    public var initializer: any WeightInitializer
     public var loss: any LossFunction
-    public var optimizer: OptimizerConfiguration
+    public var optimizer: any OptimizerRecipe
     public var learningRate: Double
-    public var schedule: LearningRateSchedule
+    public var schedule: any LearningRatePolicy
     public var epochs: Int
     public var batchSize: Int
     public var shuffle: Bool
@@ -61,7 +61,8 @@ public struct RunPlan: Sendable {
     public var evaluateTest: Bool
     public var validationSplit: Double
     public var evaluationBatchSize: Int
-    public var probes: ProbeSettings
+    /// In the order the spec's `probes` lists them (the built-in ones first when it lists none).
+    public var probes: [ProbeRecipe]
     public var checkpoint: CheckpointSettings
     public var summary: [LayerSummary]
     public var parameterCount: Int
@@ -144,36 +145,54 @@ struct RunPlanBuilder {
             issues = validator.issues
             return nil
         }
-        let spec = ResolvedParameters(resolvedNode.value.members)
-        let model = ResolvedParameters(spec["model"]?.members ?? [])
+        let spec = ResolvedParameters(resolvedNode.value.members, registry: registry)
+        let model = ResolvedParameters(spec["model"]?.members ?? [], registry: registry)
         let training = ResolvedParameters(spec["training"]?.members ?? [])
         let evaluation = ResolvedParameters(spec["evaluation"]?.members ?? [])
-        let probes = ResolvedParameters(spec["probes"]?.members ?? [])
+        let probes = spec["probes"]?.members ?? []
         let checkpoint = ResolvedParameters(spec["checkpoint"]?.members ?? [])
+        let positions = Positions(resolvedNode)
 
         func plugin(_ value: ResolvedParameters, _ key: String, _ kind: PluginKind) -> (Plugin, ResolvedParameters)? {
             guard let (name, parameters) = value.plugin(key), let plugin = registry.plugin(kind, name) else { return nil }
-            return (plugin, parameters)
+            return (plugin, ResolvedParameters(parameters.values, registry: registry))
+        }
+        /// A factory's refusal, reported at the parameter it names.
+        func made<Made>(_ path: String, _ make: () throws(PluginError) -> Made) -> Made? {
+            do { return try make() } catch {
+                issues.append(positions.issue(path + (error.parameter.map { ".\($0)" } ?? ""), error.message))
+                return nil
+            }
         }
         guard let (datasetPlugin, datasetParameters) = plugin(spec, "dataset", .dataset), case .dataset(let dataset) = datasetPlugin.factory,
               let (lossPlugin, _) = plugin(spec, "loss", .loss), case .loss(let makeLoss) = lossPlugin.factory,
               let (optimizerPlugin, optimizerParameters) = plugin(spec, "optimizer", .optimizer), case .optimizer(let makeOptimizer) = optimizerPlugin.factory,
-              let (initPlugin, _) = plugin(model, "init", .initializer), case .initializer(let initializer) = initPlugin.factory
+              let (initPlugin, _) = plugin(model, "init", .initializer), case .initializer(let makeInitializer) = initPlugin.factory
         else {
             issues.append(SpecIssue(path: "", line: 0, column: 0, message: "internal error: a validated plugin reference did not resolve"))
             return nil
         }
         let (schedulePlugin, scheduleParameters) = plugin(optimizerParameters, "schedule", .schedule) ?? (FunctionPlugins.schedules[0], ResolvedParameters([]))
         guard case .schedule(let makeSchedule) = schedulePlugin.factory else { return nil }
-
-        let positions = Positions(resolvedNode)
+        let loss = made("loss") { () throws(PluginError) in try makeLoss(ResolvedParameters([])) }
+        let optimizer = made("optimizer") { () throws(PluginError) in try makeOptimizer(optimizerParameters) }
+        let schedule = made("optimizer.schedule") { () throws(PluginError) in try makeSchedule(scheduleParameters) }
+        let initializer = made("model.init") { () throws(PluginError) in try makeInitializer(ResolvedParameters([])) }
+        var probeRecipes: [ProbeRecipe] = []
+        for (name, node) in probes {
+            guard let probePlugin = registry.plugin(.probe, name), case .probe(let make) = probePlugin.factory else { continue }
+            let recipe = ProbeRecipe(name: name, parameters: ResolvedParameters(node.value.members, registry: registry), make: make)
+            // Made once here so that a factory's refusal is a spec error, not a failed run.
+            _ = made("probes.\(name)") { () throws(PluginError) in try recipe.makeProbe() }
+            probeRecipes.append(recipe)
+        }
         // Layers.
         var layers: [any LayerConfiguration] = []
         for (i, layerNode) in (model["layers"]?.elements ?? []).enumerated() {
             guard let member = layerNode.value.members.first, let layerPlugin = registry.plugin(.layer, member.key),
                   case .layer(let make) = layerPlugin.factory else { continue }
             do {
-                layers.append(try make(ResolvedParameters(member.node.value.members)))
+                layers.append(try make(ResolvedParameters(member.node.value.members, registry: registry)))
             } catch {
                 let path = "model.layers[\(i)].\(member.key)" + (error.parameter.map { ".\($0)" } ?? "")
                 issues.append(positions.issue(path, error.message))
@@ -202,7 +221,7 @@ struct RunPlanBuilder {
             }
             inputShape = declared
         }
-        guard issues.isEmpty else { return nil }
+        guard issues.isEmpty, let loss, let optimizer, let schedule, let initializer else { return nil }
 
         let seed = UInt64(spec.int("seed"))
         let network: Network<Float>
@@ -220,7 +239,6 @@ struct RunPlanBuilder {
             return nil
         }
 
-        let gradCheck = ResolvedParameters(probes["grad_check"]?.members ?? [])
         var canonical = resolvedNode.value
         canonical.removeMember("matrix")
         canonical.removeMember("$schema")
@@ -234,21 +252,13 @@ struct RunPlanBuilder {
             specHash: fnv1a64Hex(JSONWriter.write(hashed, pretty: false)), params: flatten(canonical),
             datasetPlugin: dataset, datasetName: datasetPlugin.name, datasetParameters: datasetParameters,
             inputShape: inputShape, classes: description.classes, layers: layers, initializer: initializer,
-            loss: makeLoss(), optimizer: makeOptimizer(optimizerParameters),
-            learningRate: optimizerParameters.double("learning_rate", default: 0.01), schedule: makeSchedule(scheduleParameters),
+            loss: loss, optimizer: optimizer,
+            learningRate: optimizerParameters.double("learning_rate", default: 0.01), schedule: schedule,
             epochs: training.int("epochs", default: 1), batchSize: training.int("batch_size", default: 64),
             shuffle: training.bool("shuffle", default: true), replicas: training.int("replicas", default: 2),
             evaluateTest: evaluation.bool("test", default: true), validationSplit: evaluation.double("validation_split"),
             evaluationBatchSize: evaluation.int("batch_size", default: 1000),
-            probes: ProbeSettings(
-                lossEvery: ResolvedParameters(probes["loss"]?.members ?? []).int("every", default: 50),
-                gradientNormsEvery: ResolvedParameters(probes["grad_norms"]?.members ?? []).int("every", default: 100),
-                gradientCheckEvery: gradCheck.int("every", default: 1000),
-                gradientCheck: GradientCheckOptions(samplesPerTensor: gradCheck.int("samples", default: 8),
-                                                    epsilon: gradCheck.double("epsilon", default: 1e-6),
-                                                    absoluteTolerance: gradCheck.double("atol", default: 1e-5),
-                                                    relativeTolerance: gradCheck.double("rtol", default: 1e-3)),
-                gradientCheckBatch: gradCheck.int("batch", default: 4)),
+            probes: probeRecipes,
             checkpoint: CheckpointSettings(everyEpochs: checkpoint.int("every_epochs", default: 1),
                                            keep: CheckpointSettings.Keep(rawValue: checkpoint.string("keep", default: "last")) ?? .last),
             summary: network.summary, parameterCount: network.parameterCount)

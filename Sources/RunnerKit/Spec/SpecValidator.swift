@@ -222,8 +222,11 @@ struct SpecValidator {
             let hint = closestMatch(to: member.key, among: known).map { "did you mean \"\($0)\"? " } ?? ""
             report(Self.join(path, member.key), member.node, "unknown probe \"\(member.key)\"; \(hint)known: \(known.joined(separator: ", "))")
         }
+        // The built-in probes run in every run, with their defaults unless the spec sets them; a
+        // plugin's probe runs where the spec names it (so loading a plugin changes no spec).
+        let builtIn = Set(PluginRegistry.builtIn.names(.probe))
         var resolved: [(key: String, node: JSONNode)] = []
-        for probe in registry.plugins(.probe) {
+        for probe in registry.plugins(.probe) where builtIn.contains(probe.name) || members.contains(where: { $0.key == probe.name }) {
             let given = members.first { $0.key == probe.name }?.node ?? JSONNode(.object([]), line: node.line, column: node.column)
             resolved.append((probe.name, resolveSection(given, probe.parameters, path: Self.join(path, probe.name))))
         }

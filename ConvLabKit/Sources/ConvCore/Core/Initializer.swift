@@ -1,7 +1,22 @@
-/// Weight initialisers. `fanIn`/`fanOut` count the connections of one output/input unit:
-/// for a convolution `C·kh·kw` and `M·kh·kw`, for a dense layer its input and output sizes.
-/// Biases start at zero.
-public enum Initializer: String, Sendable, CaseIterable {
+/// How a layer's weights start: the initializer extension point. `weight` draws one weight
+/// from the layer's own random stream; layers call `fill`. Biases start at zero. `fanIn`/`fanOut`
+/// count the connections of one output/input unit: for a convolution `C·kh·kw` and `M·kh·kw`,
+/// for a dense layer its input and output sizes.
+public protocol WeightInitializer: Sendable {
+    /// The plugin's name.
+    var name: String { get }
+    func weight(fanIn: Int, fanOut: Int, rng: inout Xoshiro256) -> Double
+}
+
+extension WeightInitializer {
+    public func fill<T: EngineScalar>(_ buffer: ScalarBuffer<T>, fanIn: Int, fanOut: Int, rng: inout Xoshiro256) {
+        let p = buffer.pointer
+        for i in p.indices { p[i] = T(weight(fanIn: fanIn, fanOut: fanOut, rng: &rng)) }
+    }
+}
+
+/// The built-in weight initialisers.
+public enum Initializer: String, WeightInitializer, CaseIterable {
     /// U(−√(6/fanIn), √(6/fanIn)) — He et al. 2015, uniform.
     case heUniform = "he_uniform"
     /// N(0, 2/fanIn).
@@ -11,19 +26,14 @@ public enum Initializer: String, Sendable, CaseIterable {
     /// N(0, 2/(fanIn+fanOut)).
     case xavierNormal = "xavier_normal"
 
-    public func fill<T: EngineScalar>(_ buffer: ScalarBuffer<T>, fanIn: Int, fanOut: Int, rng: inout Xoshiro256) {
-        let p = buffer.pointer
+    public var name: String { rawValue }
+
+    public func weight(fanIn: Int, fanOut: Int, rng: inout Xoshiro256) -> Double {
         switch self {
-        case .heUniform, .xavierUniform:
-            let limit = self == .heUniform
-                ? (6.0 / Double(fanIn)).squareRoot()
-                : (6.0 / Double(fanIn + fanOut)).squareRoot()
-            for i in p.indices { p[i] = T((rng.nextUnit() * 2 - 1) * limit) }
-        case .heNormal, .xavierNormal:
-            let std = self == .heNormal
-                ? (2.0 / Double(fanIn)).squareRoot()
-                : (2.0 / Double(fanIn + fanOut)).squareRoot()
-            for i in p.indices { p[i] = T(rng.nextGaussian() * std) }
+        case .heUniform: (rng.nextUnit() * 2 - 1) * (6.0 / Double(fanIn)).squareRoot()
+        case .xavierUniform: (rng.nextUnit() * 2 - 1) * (6.0 / Double(fanIn + fanOut)).squareRoot()
+        case .heNormal: rng.nextGaussian() * (2.0 / Double(fanIn)).squareRoot()
+        case .xavierNormal: rng.nextGaussian() * (2.0 / Double(fanIn + fanOut)).squareRoot()
         }
     }
 }

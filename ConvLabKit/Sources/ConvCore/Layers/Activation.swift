@@ -1,5 +1,6 @@
-/// Element-wise activation functions σ with their derivatives σ'.
-public enum ActivationFunction: Equatable, Sendable {
+/// The built-in activations σ with their derivatives σ'. Their scalar forms are the reference;
+/// the buffer forms are the fused loops of `ActivationKernels`, which tests hold equal to them.
+public enum ActivationFunction: ActivationRule, Equatable {
     case relu
     case leakyReLU(slope: Double)
     case sigmoid
@@ -19,27 +20,58 @@ public enum ActivationFunction: Equatable, Sendable {
     }
 
     /// Whether σ' jumps at 0: finite differences across 0 mean nothing there.
-    var hasKinkAtZero: Bool {
+    public var hasKinkAtZero: Bool {
         switch self {
         case .relu, .leakyReLU: true
         case .elu(let alpha): alpha != 1
         case .sigmoid, .tanh, .identity: false
         }
     }
+
+    public func value(_ z: Double) -> Double {
+        switch self {
+        case .relu: z < 0 ? 0 : z
+        case .leakyReLU(let slope): z > 0 ? z : slope * z
+        case .sigmoid: 1 / (1 + Double.exp(-z))
+        case .tanh: Double.tanh(z)
+        case .elu(let alpha): z > 0 ? z : alpha * Double.expMinusOne(z)
+        case .identity: z
+        }
+    }
+
+    public func derivative(_ z: Double, value a: Double) -> Double {
+        switch self {
+        case .relu: z > 0 ? 1 : (z.isNaN ? z : 0)
+        case .leakyReLU(let slope): z > 0 ? 1 : (z.isNaN ? z : slope)
+        case .sigmoid: a * (1 - a)
+        case .tanh: 1 - a * a
+        case .elu(let alpha): z > 0 ? 1 : a + alpha
+        case .identity: 1
+        }
+    }
+
+    public func activate<T: EngineScalar>(_ z: UnsafeBufferPointer<T>, _ a: UnsafeMutableBufferPointer<T>) {
+        ActivationKernels.activate(self, z, a)
+    }
+
+    public func differentiate<T: EngineScalar>(z: UnsafeBufferPointer<T>, a: UnsafeBufferPointer<T>,
+                                               _ da: UnsafeBufferPointer<T>, _ dz: UnsafeMutableBufferPointer<T>) {
+        ActivationKernels.differentiate(self, z: z, a: a, da, dz)
+    }
 }
 
 /// a = σ(z) forward; δ_z = δ_a ⊙ σ'(z) backward — the "⊙ σ'(z)" factor of every formula
-/// in the derivation, applied once, here.
+/// in the derivation, applied once, here, for any `ActivationRule`.
 public final class ActivationLayer<T: EngineScalar>: Layer {
     public let kind = "activation"
-    public let function: ActivationFunction
+    public let function: any ActivationRule
     public let inputShape: Shape
     public var outputShape: Shape { inputShape }
     private let output = ScalarBuffer<T>(count: 0)          // (N, ...shape)
     private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, ...shape)
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)
 
-    init(function: ActivationFunction, shape: Shape) {
+    init(function: any ActivationRule, shape: Shape) {
         self.function = function
         inputShape = shape
     }
@@ -56,14 +88,14 @@ public final class ActivationLayer<T: EngineScalar>: Layer {
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
         lastInput = input
         output.ensureCount(batch * inputShape.count)
-        ActivationKernels.activate(function, input, output.pointer)
+        function.activate(input, output.pointer)
         return output.readable
     }
 
     public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
         guard needsInputGradient else { return nil }
         inputGradient.ensureCount(batch * inputShape.count)
-        ActivationKernels.differentiate(function, z: lastInput, a: output.readable, outputGradient, inputGradient.pointer)
+        function.differentiate(z: lastInput, a: output.readable, outputGradient, inputGradient.pointer)
         return inputGradient.readable
     }
 
@@ -119,8 +151,10 @@ enum ActivationKernels {
 }
 
 /// `activation`: function (default: the model's).
-public struct ActivationConfiguration: LayerConfiguration, Equatable {
-    public var function: ActivationFunction
+public struct ActivationConfiguration: LayerConfiguration {
+    public var function: any ActivationRule
+    public init(_ function: any ActivationRule) { self.function = function }
+    /// A built-in one (`.relu`).
     public init(_ function: ActivationFunction) { self.function = function }
     public var kind: String { "activation" }
     public func makeLayer<S: EngineScalar>(input: Shape, context: LayerBuildContext) throws(NetworkBuildError) -> any Layer<S> {

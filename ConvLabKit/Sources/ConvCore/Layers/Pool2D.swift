@@ -1,11 +1,3 @@
-/// Pooling mode.
-public enum PoolingMode: String, Sendable, CaseIterable {
-    case max
-    /// Average over the window cells that lie inside the input: padding is not counted, so the
-    /// divisor of a border window is smaller (the same divisor in forward and backward).
-    case avg
-}
-
 /// The sizes of a pooling layer: input (C, H, W), window, stride, padding.
 public struct PoolingGeometry: Equatable, Sendable {
     public var channels, height, width: Int
@@ -28,51 +20,67 @@ public struct PoolingGeometry: Equatable, Sendable {
     }
 }
 
-/// Max or average pooling. No parameters; backward is the derivation's "upsample":
+/// Pooling with any `PoolingRule`. No parameters; backward is the derivation's "upsample":
 ///
 ///     max: δ_prev[argmax(window)] += δ         (argmax recorded in forward; first maximum wins,
 ///                                              padded cells never win; a NaN wins, as in
 ///                                              PyTorch, so divergence reaches the loss)
 ///     avg: δ_prev[cell] += δ / |window ∩ input|  for every cell of the window
+///     any other rule: δ_prev[cell] += δ · ∂y/∂x_cell, as the rule routes it
 ///
-/// Overlapping windows (stride < size) accumulate: `+=`, never `=`.
+/// Overlapping windows (stride < size) accumulate: `+=`, never `=`. The built-in max and avg run
+/// through fused plane kernels; any other rule through `WindowPooling`, a window at a time.
 public final class Pool2D<T: EngineScalar>: Layer {
 
     public let kind = "pool"
-    public let mode: PoolingMode
+    public let rule: any PoolingRule
+    /// The built-in rule when it is one (the fused kernels), nil for any other rule.
+    private let builtIn: PoolingMode?
     public let geometry: PoolingGeometry
     public let inputShape: Shape
     public let outputShape: Shape
 
     private let output = ScalarBuffer<T>(count: 0)          // (N, C, Ho, Wo)
     private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
-    private var argmax: [Int32] = []                        // (N, C, Ho, Wo): index in the input plane
+    private var argmax: [Int32] = []                        // (N, C, Ho, Wo): index in the input plane (max)
+    private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W), other rules
+    private var lastBatch = 0
 
-    init(mode: PoolingMode, geometry: PoolingGeometry) {
-        self.mode = mode
+    init(rule: any PoolingRule, geometry: PoolingGeometry) {
+        self.rule = rule
+        builtIn = rule as? PoolingMode
         self.geometry = geometry
         inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
         outputShape = Shape(channels: geometry.channels, height: geometry.outputHeight, width: geometry.outputWidth)
     }
 
-    public func replica() -> Pool2D<T> { Pool2D(mode: mode, geometry: geometry) }
+    public func replica() -> Pool2D<T> { Pool2D(rule: rule, geometry: geometry) }
 
     public var forwardFLOPsPerSample: Int { outputShape.count * geometry.windowHeight * geometry.windowWidth }
 
-    public var kinkFingerprint: UInt64? { mode == .max ? fingerprint(argmax) : nil }
+    public var kinkFingerprint: UInt64? {
+        switch builtIn {
+        case .max?: fingerprint(argmax)
+        case .avg?: nil
+        case nil: WindowPooling.branches(rule, geometry, input: lastInput, planes: lastBatch * geometry.channels).map(fingerprint)
+        }
+    }
 
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode _: PassMode) -> UnsafeBufferPointer<T> {
         let g = geometry
         let planes = batch * g.channels
         output.ensureCount(planes * g.outputHeight * g.outputWidth)
-        switch mode {
-        case .max:
+        switch builtIn {
+        case .max?:
             if argmax.count != output.count { argmax = Array(repeating: 0, count: output.count) }
             argmax.withUnsafeMutableBufferPointer { argmax in
                 PoolingKernels.maxForward(g, input: input, planes: planes, output: output.pointer, argmax: argmax)
             }
-        case .avg:
+        case .avg?:
             PoolingKernels.averageForward(g, input: input, planes: planes, output: output.pointer)
+        case nil:
+            (lastInput, lastBatch) = (input, batch)
+            WindowPooling.forward(rule, g, input: input, planes: planes, output: output.pointer)
         }
         return output.readable
     }
@@ -82,13 +90,16 @@ public final class Pool2D<T: EngineScalar>: Layer {
         let g = geometry
         let planes = batch * g.channels
         inputGradient.ensureCount(planes * g.height * g.width)
-        switch mode {
-        case .max:
+        switch builtIn {
+        case .max?:
             argmax.withUnsafeBufferPointer { argmax in
                 PoolingKernels.maxBackward(g, outputGradient: outputGradient, argmax: argmax, planes: planes, inputGradient: inputGradient.pointer)
             }
-        case .avg:
+        case .avg?:
             PoolingKernels.averageBackward(g, outputGradient: outputGradient, planes: planes, inputGradient: inputGradient.pointer)
+        case nil:
+            WindowPooling.backward(rule, g, input: lastInput, output: output.readable, outputGradient: outputGradient, planes: planes,
+                                   inputGradient: inputGradient.pointer)
         }
         return inputGradient.readable
     }
@@ -260,21 +271,21 @@ enum PoolingKernels {
 // MARK: - Configuration
 
 /// `pool`: mode (max/avg, default: the model's), size, stride (default: size), padding.
-public struct Pool2DConfiguration: LayerConfiguration, Equatable {
-    public var mode: PoolingMode
+public struct Pool2DConfiguration: LayerConfiguration {
+    public var rule: any PoolingRule
     public var size: (height: Int, width: Int)
     public var stride: (height: Int, width: Int)
     public var padding: (height: Int, width: Int)
 
-    public init(mode: PoolingMode, size: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
-        self.mode = mode
+    public init(rule: any PoolingRule, size: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
+        self.rule = rule
         self.size = size
         self.stride = stride ?? size
         self.padding = padding
     }
 
-    public static func == (a: Self, b: Self) -> Bool {
-        a.mode == b.mode && a.size == b.size && a.stride == b.stride && a.padding == b.padding
+    public init(mode: PoolingMode, size: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
+        self.init(rule: mode, size: size, stride: stride, padding: padding)
     }
 
     public var kind: String { "pool" }
@@ -291,7 +302,7 @@ public struct Pool2DConfiguration: LayerConfiguration, Equatable {
         guard size.height <= padded[0], size.width <= padded[1] else {
             throw context.error(kind, input, .windowDoesNotFit(window: [size.height, size.width], paddedInput: padded))
         }
-        return Pool2D<S>(mode: mode, geometry: .init(
+        return Pool2D<S>(rule: rule, geometry: .init(
             channels: input.channels, height: input.height, width: input.width,
             windowHeight: size.height, windowWidth: size.width, strideY: stride.height, strideX: stride.width,
             padY: padding.height, padX: padding.width))

@@ -10,7 +10,7 @@ public protocol LayerConfiguration: Sendable {
 /// What a layer needs besides its input shape when it is built.
 public struct LayerBuildContext: Sendable {
     public var index: Int
-    public var initializer: Initializer
+    public var initializer: any WeightInitializer
     public var seed: UInt64
 
     /// The layer's own random stream: weights do not shift when another layer changes.

@@ -13,13 +13,13 @@ public struct LayerSummary: Sendable, Equatable {
 public final class Network<T: EngineScalar> {
     public let inputShape: Shape
     public let configurations: [any LayerConfiguration]
-    public let initializer: Initializer
+    public let initializer: any WeightInitializer
     public let seed: UInt64
     public let layers: [any Layer<T>]
     /// Layers before this index have no parameters, so their input gradients are never needed.
     private let firstTrainableLayer: Int
 
-    public init(input: Shape, layers configurations: [any LayerConfiguration], initializer: Initializer = .heUniform,
+    public init(input: Shape, layers configurations: [any LayerConfiguration], initializer: any WeightInitializer = Initializer.heUniform,
                 seed: UInt64) throws(NetworkBuildError) {
         guard !configurations.isEmpty else {
             throw NetworkBuildError(layerIndex: 0, kind: "network", inputShape: input, reason: .emptyNetwork)
@@ -90,7 +90,7 @@ public final class Network<T: EngineScalar> {
             return "\(g.filters) filters \(g.kernelHeight)×\(g.kernelWidth), stride \(g.strideY)×\(g.strideX), pad \(g.padY)×\(g.padX)"
         case let pool as Pool2D<T>:
             let g = pool.geometry
-            return "\(pool.mode.rawValue) \(g.windowHeight)×\(g.windowWidth), stride \(g.strideY)×\(g.strideX), pad \(g.padY)×\(g.padX)"
+            return "\(pool.rule.name) \(g.windowHeight)×\(g.windowWidth), stride \(g.strideY)×\(g.strideX), pad \(g.padY)×\(g.padX)"
         case let activation as ActivationLayer<T>:
             return activation.function.name
         case let dense as Dense<T>:

@@ -27,8 +27,20 @@ public struct OptimizerState<T: EngineScalar>: Equatable, Sendable {
     }
 }
 
-/// The optimizers a network can be trained with.
-public enum OptimizerConfiguration: Equatable, Sendable {
+/// What an optimizer plugin gives: a recipe that makes the optimizer for a scalar type (the
+/// runner trains in Float32). The optimizer extension point.
+public protocol OptimizerRecipe: Sendable {
+    func make<T: EngineScalar>(_: T.Type) -> any Optimizer<T>
+}
+
+/// How the learning rate moves over training: the schedule extension point.
+public protocol LearningRatePolicy: Sendable {
+    /// η at `step` (from 0) of `totalSteps`, in `epoch` (from 0), for the spec's base rate.
+    func rate(base: Double, step: Int, totalSteps: Int, epoch: Int) -> Double
+}
+
+/// The built-in optimizers.
+public enum OptimizerConfiguration: OptimizerRecipe, Equatable {
     /// v ← μ·v + g + λ·w;  w ← w − η·v   (Nesterov: w ← w − η·(g + λ·w + μ·v))
     case sgd(momentum: Double = 0, nesterov: Bool = false, weightDecay: Double = 0)
     /// Kingma & Ba 2015, with bias correction; weight decay added to the gradient (L2).
@@ -44,8 +56,8 @@ public enum OptimizerConfiguration: Equatable, Sendable {
     }
 }
 
-/// How the learning rate moves over training.
-public enum LearningRateSchedule: Equatable, Sendable {
+/// The built-in schedules.
+public enum LearningRateSchedule: LearningRatePolicy, Equatable {
     case constant
     /// η·γ^⌊epoch / every⌋
     case step(everyEpochs: Int, gamma: Double)

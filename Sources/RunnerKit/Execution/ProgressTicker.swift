@@ -1,0 +1,61 @@
+/// Tells the reporter how a run goes, every `interval` seconds and at each epoch's end.
+struct ProgressTicker {
+    let reporter: any ProgressReporter
+    let run: RunPlan
+    let runCount: Int
+    let stepsPerEpoch: Int
+    let interval: Double
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+    private var lastReport: ContinuousClock.Instant
+    private var recentLoss = 0.0, recentImages = 0
+    /// Images trained and seconds spent training (probes left out) in the epochs before this one.
+    private var trainedImages = 0, trainingSeconds = 0.0
+
+    init(reporter: any ProgressReporter, run: RunPlan, runCount: Int, stepsPerEpoch: Int, interval: Double) {
+        self.reporter = reporter
+        self.run = run
+        self.runCount = runCount
+        self.stepsPerEpoch = stepsPerEpoch
+        self.interval = interval
+        start = clock.now
+        lastReport = clock.now
+    }
+
+    /// Seconds since the loop started.
+    var elapsed: Double { Self.seconds(clock.now - start) }
+
+    private var totalSteps: Int { stepsPerEpoch * run.epochs }
+
+    mutating func stepDone(epoch: Int, stepInEpoch: Int, step: Int, loss: Double, images: Int, epochImages: Int, epochSeconds: Double) {
+        recentLoss += loss
+        recentImages += images
+        guard Self.seconds(clock.now - lastReport) >= interval else { return }
+        lastReport = clock.now
+        let speed = Double(trainedImages + epochImages) / max(trainingSeconds + epochSeconds, 1e-9)
+        reporter.step(ProgressUpdate(
+            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepInEpoch,
+            stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
+            recentLoss: recentLoss / Double(max(recentImages, 1)), imagesPerSecond: speed, elapsed: elapsed,
+            remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)))
+        (recentLoss, recentImages) = (0, 0)
+    }
+
+    mutating func epochDone(images: Int, seconds: Double) {
+        trainedImages += images
+        trainingSeconds += seconds
+    }
+
+    func epochFinished(epoch: Int, step: Int, loss: Double, metrics: [(name: String, value: Double)]) {
+        let speed = metrics.first { $0.name == "images_per_second" }?.value ?? 1
+        reporter.epochFinished(ProgressUpdate(
+            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,
+            stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
+            recentLoss: loss, imagesPerSecond: speed, elapsed: elapsed,
+            remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)), metrics: metrics)
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
