@@ -30,6 +30,8 @@ struct Exec: ParsableCommand {
 
     @OptionGroup var store: StoreOption
 
+    @OptionGroup var plugins: PluginOptions
+
     @Flag(name: .long, help: "Validate and print the plan (runs, network, parameters) without training.")
     var dryRun = false
 
@@ -56,7 +58,7 @@ struct Exec: ParsableCommand {
     }
 
     func run() throws {
-        let plans = try loadPlans(specs)
+        let plans = try loadPlans(specs, registry: plugins.registry())
         for plan in plans { printPlan(plan, storePath: store.path) }
         if dryRun {
             for plan in plans { try printSweepPreview(plan) }
@@ -140,13 +142,13 @@ struct Exec: ParsableCommand {
 }
 
 /// Parses and validates specs, printing every problem and exiting with 2 when there are any.
-func loadPlans(_ arguments: [String]) throws -> [ExperimentPlan] {
+func loadPlans(_ arguments: [String], registry: PluginRegistry) throws -> [ExperimentPlan] {
     var plans: [ExperimentPlan] = []
     var failed = false
     for argument in arguments {
         do {
             let file = try SpecLocator.locate(argument)
-            plans.append(try SpecLoader.load(file: file))
+            plans.append(try SpecLoader.load(file: file, registry: registry))
         } catch {
             Console.error(error.description)
             failed = true

@@ -13,6 +13,8 @@ struct Plugins: ParsableCommand {
     @Option(help: "table, csv, json or markdown.")
     var format: String = "table"
 
+    @OptionGroup var plugins: PluginOptions
+
     func validate() throws {
         if let kind, PluginKind(rawValue: kind) == nil {
             throw ValidationError("unknown kind \"\(kind)\"; kinds: \(PluginKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -23,9 +25,10 @@ struct Plugins: ParsableCommand {
     func run() throws {
         let format = OutputFormat(rawValue: format) ?? .table
         let kinds = kind.flatMap(PluginKind.init(rawValue:)).map { [$0] } ?? PluginKind.allCases
+        let registry = try plugins.registry()
         var rows: [[String]] = []
         for kind in kinds {
-            for plugin in PluginRegistry.builtIn.plugins(kind) {
+            for plugin in registry.plugins(kind) {
                 rows.append([kind.rawValue, plugin.name, "", "", "", plugin.summary])
                 for parameter in plugin.parameters {
                     rows.append([kind.rawValue, plugin.name, parameter.name, parameter.type.summary, parameter.defaultDescription, parameter.summary])

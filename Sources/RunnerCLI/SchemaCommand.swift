@@ -22,8 +22,10 @@ struct Schema: ParsableCommand {
     @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
     var output: String?
 
+    @OptionGroup var plugins: PluginOptions
+
     func run() throws {
-        let text = storeSql ? StoreSchema.documentedSQL : SchemaGenerator.text()
+        let text = storeSql ? StoreSchema.documentedSQL : SchemaGenerator.text(registry: try plugins.registry())
         if let output {
             // Never over a SQLite file (a store), and never half written.
             do { try OutputFile.write(text, to: output) } catch {

@@ -11,8 +11,10 @@ struct Validate: ParsableCommand {
     @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))
     var specs: [String]
 
+    @OptionGroup var plugins: PluginOptions
+
     func run() throws {
-        for plan in try loadPlans(specs) {
+        for plan in try loadPlans(specs, registry: plugins.registry()) {
             print("\(plan.file.terminalSafe): valid, \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
         }
     }

@@ -18,6 +18,8 @@ public indirect enum ParameterType: Sendable, Equatable {
     case plugin(PluginKind)
     /// A list of non-negative integers (seeds).
     case integerList
+    /// A list of strings (plugin library paths).
+    case stringList
     /// A nested object with its own declared keys.
     case section([ParameterDeclaration])
     /// `model.layers`: a list of `{ "<layer plugin>": { parameters } }`.
@@ -44,6 +46,7 @@ public indirect enum ParameterType: Sendable, Equatable {
         case .shape: "[C, H, W] or [features]"
         case .plugin(let kind): "\(kind.rawValue) plugin"
         case .integerList: "[integer ≥ 0, ...]"
+        case .stringList: "[string, ...]"
         case .section: "object"
         case .layers: "[{ layer: { ... } }, ...]"
         case .probes: "{ probe: { ... } }"

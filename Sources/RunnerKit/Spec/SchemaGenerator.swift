@@ -82,6 +82,8 @@ public enum SchemaGenerator {
                          ("minItems", .int(1)), ("maxItems", .int(3))])
         case .integerList:
             return .obj([("type", .string("array")), ("items", integer(minimum: 0)), ("minItems", .int(1))])
+        case .stringList:
+            return .obj([("type", .string("array")), ("items", .obj([("type", .string("string"))]))])
         case .plugin(let kind):
             return .obj([("$ref", .string("#/$defs/\(kind.rawValue)"))])
         case .section(let declarations):

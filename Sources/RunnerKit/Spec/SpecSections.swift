@@ -37,6 +37,7 @@ public enum SpecSections {
         .init("$schema", .string, default: .optional, "path or URL of the JSON Schema, for editors"),
         .init("name", .string, default: .inherited("the file name"), "experiment name"),
         .init("description", .string, default: .optional, "free text"),
+        .init("plugins", .stringList, default: .optional, "plugin libraries to load (.so files built against ConvLabKit), relative to the spec file"),
         .init("seed", .integer(minimum: 0), default: .int(0), "seeds weights, shuffling, dropout and synthetic data"),
         .init("dataset", .plugin(.dataset), default: .string("idx"), "where images come from"),
         .init("model", .section(model), default: .required, "the network"),

@@ -131,6 +131,11 @@ struct SpecValidator {
                 return fail("a non-empty list of integers ≥ 0")
             }
             return node
+        case .stringList:
+            guard case .array(let items) = node.value, items.allSatisfy({ if case .string = $0.value { true } else { false } }) else {
+                return fail("a list of strings")
+            }
+            return node
         case .plugin(let kind):
             return resolvePlugin(node, kind: kind, path: path)
         case .section(let declarations):
