@@ -29,7 +29,7 @@ struct Plugins: ParsableCommand {
         var rows: [[String]] = []
         for kind in kinds {
             for plugin in registry.plugins(kind) {
-                rows.append([kind.rawValue, plugin.name, "", "", "", plugin.summary])
+                rows.append([kind.rawValue, plugin.name, "", "", "", plugin.summary + (plugin.origin.isEmpty ? "" : " (from \(plugin.origin))")])
                 for parameter in plugin.parameters {
                     rows.append([kind.rawValue, plugin.name, parameter.name, parameter.type.summary, parameter.defaultDescription, parameter.summary])
                 }

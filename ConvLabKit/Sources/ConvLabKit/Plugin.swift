@@ -32,6 +32,9 @@ public struct Plugin: Sendable {
     public var summary: String
     public var parameters: [ParameterDeclaration]
     public var factory: Factory
+    /// The library file a loaded plugin came from (set by the runner's loader); empty for the
+    /// plugins compiled into the runner.
+    public var origin = ""
 
     public init(_ kind: PluginKind, _ name: String, _ summary: String, parameters: [ParameterDeclaration] = [], factory: Factory) {
         self.kind = kind

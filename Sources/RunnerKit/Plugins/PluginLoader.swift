@@ -54,7 +54,7 @@ public enum PluginLoader {
             throw PluginLoadError(file: path, message: "exports no \(PluginAPI.entrySymbol) (see the README's \"Writing a plugin\")")
         }
         let exported = unsafeBitCast(entrySymbol, to: (@convention(c) () -> UnsafeMutableRawPointer).self)()
-        let plugins: [Plugin]
+        var plugins: [Plugin]
         switch PluginAPI.imported(exported) {
         case .success(let list): plugins = list
         case .failure(let error): throw PluginLoadError(file: path, message: "its plugins could not be made: \(error)")
@@ -65,6 +65,7 @@ public enum PluginLoader {
                 throw PluginLoadError(file: path, message: "\(plugin.kind.rawValue) plugin \"\(plugin.name)\": \(problem)")
             }
         }
+        for i in plugins.indices { plugins[i].origin = key }
         loaded.withLock { $0[key] = plugins }
         return plugins
     }
@@ -80,8 +81,10 @@ extension PluginRegistry {
     public func adding(_ plugins: [Plugin], from source: String) throws(PluginLoadError) -> PluginRegistry {
         var registry = self
         for plugin in plugins {
-            if registry.plugin(plugin.kind, plugin.name) != nil {
-                throw PluginLoadError(file: source, message: "\(plugin.kind.rawValue) plugin \"\(plugin.name)\" clashes with a \(plugin.kind.rawValue) of that name already registered; rename it")
+            if let existing = registry.plugin(plugin.kind, plugin.name) {
+                // The same library named twice (by the spec and by --plugin): loaded once, registered once.
+                if !plugin.origin.isEmpty && existing.origin == plugin.origin { continue }
+                throw PluginLoadError(file: source, message: "\(plugin.kind.rawValue) plugin \"\(plugin.name)\" clashes with \(existing.origin.isEmpty ? "the one compiled into this runner" : "the one from \(existing.origin)") of that name; rename it")
             }
             registry.register(plugin)
         }
