@@ -40,7 +40,7 @@ struct TrainingLoop {
                         guard result.sum.isFinite else {
                             throw .diverged("the training loss became \(result.sum.isNaN ? "NaN" : "infinite") at step \(session.step) (epoch \(epoch))")
                         }
-                        step.loss = result
+                        (step.step, step.loss) = (session.step, result)
                         try hooks.call(step: session.step, epoch: position, wallTime: elapsed) { try $0.afterStep(step, recorder: hooks.recorder) }
                         return result
                     }
