@@ -84,6 +84,16 @@ struct ProbePluginTests {
         #expect(rows.map { $0[0] } == (1...6).map { .integer(Int64($0)) })
         #expect(rows.allSatisfy { ($0[1].double ?? 0) > 0 })
         #expect(try reader.query("SELECT COUNT(*) FROM events WHERE kind = 'hook_log'").rows[0][0] == .integer(2))
+        // The built-in loss probe (every 2 steps) beside it: each record is the mean over the
+        // images of its own two steps (equal batches: the mean of the two batch means), to
+        // rounding (1e-12 relative: one division and one addition apart).
+        let batchMeans = rows.compactMap { $0[1].double }.map { $0 / 2 }
+        let trainLoss = try reader.query("SELECT step, value FROM metrics WHERE name = 'train_loss' ORDER BY step").rows
+        #expect(trainLoss.map { $0[0] } == [.integer(2), .integer(4), .integer(6)])
+        for (k, row) in trainLoss.enumerated() {
+            let expected = (batchMeans[2 * k] + batchMeans[2 * k + 1]) / 2
+            #expect(abs((row[1].double ?? .nan) - expected) <= 1e-12 * expected, "train_loss at step \(2 * k + 2)")
+        }
     }
 
     @Test("a probe plugin runs only where a spec names it, so registering one changes no spec")
