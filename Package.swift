@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "runner", targets: ["runner"]),
         // A runner of your own with extra plugins: `RunnerCommand.main(plugins: [...])`.
         .library(name: "RunnerCLI", targets: ["RunnerCLI"]),
+        // The runner's core (specs, plans, the sweep and its training loop), for programs of your own.
+        .library(name: "RunnerKit", targets: ["RunnerKit"]),
     ],
     dependencies: [
         // The engine and the plugin API, one shared library (ConvLabKit/Package.swift says why).
