@@ -246,7 +246,7 @@ private struct StoreMerger {
             try db.execute(sql: "INSERT OR IGNORE INTO data_files(\(dataColumns.joined(separator: ", "))) VALUES (\(placeholders(dataColumns.count)))",
                            arguments: StatementArguments((0..<dataColumns.count).map { row[$0] as DatabaseValue }))
         }
-        progress("  \(runs.count) runs: \(copied.count) copied, \(runs.count - copied.count) already there as complete")
+        progress("  \(runs.count) run\(runs.count == 1 ? "" : "s"): \(copied.count) copied, \(runs.count - copied.count) already there as complete")
     }
 
     /// The OUT experiment an input experiment joins, or nil for a new one: the experiment holding

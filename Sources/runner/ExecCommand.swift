@@ -78,12 +78,12 @@ struct Exec: ParsableCommand {
     func run() throws {
         let plans = try loadPlans(specs)
         let shard = try parsedShard()
-        for plan in plans { printPlan(plan, storePath: store.path, shard: shard) }
         if let shard, let plan = plans.first, shard.runs(of: plan).isEmpty {
             print("shard \(shard) of \(plan.file.terminalSafe) has no runs: the spec expands to \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s"), "
-                  + "so shards \(plan.runs.count)/\(shard.count) to \(shard.count - 1)/\(shard.count) are empty. Nothing to do; the store was not touched.")
+                  + "and shard I of \(shard.count) takes the positions p (from 0) with p mod \(shard.count) = I. Nothing to do; the store was not touched.")
             return
         }
+        for plan in plans { printPlan(plan, storePath: store.path, shard: shard) }
         if dryRun {
             for plan in plans { try printSweepPreview(plan, shard: shard) }
             return
