@@ -51,12 +51,16 @@ public struct MergeInputs: Sendable, Equatable {
             let sameFile = outputIdentity != nil && outputIdentity == Identity(input)
             if sameFile || outputResolved == resolved || ["-wal", "-shm", "-journal"].contains(where: { outputResolved == resolved + $0 }) {
                 throw StoreError(.invalidValue, path: output,
-                                 "is the input \(input)\(sameFile && outputResolved != resolved ? " (through a symlink or hard link)" : ""); merge into a new or another store (nothing was merged)")
+                                 "is the input \(input)\(input != output ? " (the same file, through a symlink or hard link)" : ""); merge into a new or another store (nothing was merged)")
             }
         }
         var versions: [Int] = []
         for input in inputs {
-            guard var version = try RunStore.inspect(path: input) else {
+            let inspected: Int?
+            do { inspected = try RunStore.inspect(path: input) } catch where error.kind == .notAStore {
+                throw StoreError(.notAStore, path: input, error.message.replacingOccurrences(of: "; choose another --store path", with: "") + " (nothing was merged)")
+            }
+            guard var version = inspected else {
                 throw StoreError(.notAStore, path: input, "is an empty SQLite file, not a ConvLab store (nothing was merged)")
             }
             if version < StoreSchema.currentVersion {
