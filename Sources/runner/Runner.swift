@@ -16,6 +16,7 @@ struct Runner: ParsableCommand {
           runner report --run 1                    one run in detail
           runner runs tag 1 baseline               tag, annotate (note) or delete (rm) runs
           runner export 1                          the run's weights as safetensors (PyTorch: safetensors.torch.load_file)
+          runner slurm lenet --tasks 2 --submit    the sweep as a Slurm job array, its stores merged at the end (runner merge)
 
         Every run is recorded in one SQLite file: --store PATH, or $CONVLAB_STORE, or ./convlab.sqlite.
 
