@@ -140,10 +140,15 @@ public struct NewRun: Sendable {
     public var specJSON: String, specHash: String, seed: UInt64, epochsPlanned: Int
     public var provenance: RunProvenance
     public var params: [(key: String, text: String, real: Double?)]
+    /// The run's UUID when it must be the same in every store that records it (a shard of a sweep
+    /// run on several machines: `RunStore.merge` then recognises it); nil for a fresh random one.
+    /// A UUID the store already holds (another experiment took it) is replaced by a random one.
+    public var uuid: String?
     public init(experimentID: Int64, runIndex: Int, variant: String, variantLabel: String, specJSON: String, specHash: String,
-                seed: UInt64, epochsPlanned: Int, provenance: RunProvenance, params: [(key: String, text: String, real: Double?)]) {
+                seed: UInt64, epochsPlanned: Int, provenance: RunProvenance, params: [(key: String, text: String, real: Double?)],
+                uuid: String? = nil) {
         self.experimentID = experimentID; self.runIndex = runIndex; self.variant = variant; self.variantLabel = variantLabel
         self.specJSON = specJSON; self.specHash = specHash; self.seed = seed; self.epochsPlanned = epochsPlanned
-        self.provenance = provenance; self.params = params
+        self.provenance = provenance; self.params = params; self.uuid = uuid
     }
 }

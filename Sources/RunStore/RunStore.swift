@@ -127,12 +127,17 @@ public final class RunStore: @unchecked Sendable {
 
     static func insertRun(_ db: Database, _ run: NewRun) throws -> Int64 {
         let p = run.provenance
+        var uuid = UUID().uuidString.lowercased()
+        if let wanted = run.uuid, isRunUUID(wanted),
+           try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE uuid = ?", arguments: [wanted]) == nil {
+            uuid = wanted
+        }
         try db.execute(sql: """
             INSERT INTO runs(uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
                              epochs_planned, host, os, convlab_version, swift_version, blas,
                              command_line, git_commit, git_dirty, cpu_model)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [UUID().uuidString.lowercased(), run.experimentID, run.runIndex, run.variant, run.variantLabel,
+            """, arguments: [uuid, run.experimentID, run.runIndex, run.variant, run.variantLabel,
                              run.specJSON, run.specHash, Int64(bitPattern: run.seed), run.epochsPlanned, p.host, p.os,
                              p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel])
         let id = db.lastInsertedRowID

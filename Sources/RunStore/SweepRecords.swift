@@ -31,9 +31,13 @@ extension RunStore {
 
     /// Finds the newest experiment recorded with `specHash`, or creates it with its runs, in one
     /// IMMEDIATE transaction: of several processes starting the same spec on one store at the same
-    /// moment, exactly one creates it and the others find it. `fresh` always creates.
+    /// moment, exactly one creates it and the others find it. `fresh` always creates. `runs` may be
+    /// a part of the sweep (a shard): only those are inserted, and only those are returned, even
+    /// when the experiment found holds others (the rest of the sweep lives in other stores).
     public func openSweep(name: String, specPath: String, specJSON: String, specHash: String, runs: [NewRun],
                           fresh: Bool) throws(StoreError) -> Sweep {
+        let wanted = Set(runs.map(\.runIndex))
+        func mine(_ stored: [StoredRun]) -> [StoredRun] { stored.filter { wanted.contains($0.runIndex) } }
         do {
             return try writer.writeWithoutTransaction { db in
                 var sweep: Sweep?
@@ -48,7 +52,7 @@ extension RunStore {
                             _ = try Self.insertRun(db, run)
                         }
                         sweep = Sweep(experimentID: existing, created: false,
-                                      runs: try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [existing]))
+                                      runs: mine(try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [existing])))
                         return .commit
                     }
                     let changed = existing == nil ? try Self.previousExperiment(db, name: name, specPath: specPath, specHash: specHash) : nil
@@ -60,7 +64,7 @@ extension RunStore {
                         _ = try Self.insertRun(db, run)
                     }
                     sweep = Sweep(experimentID: id, created: true,
-                                  runs: try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [id]),
+                                  runs: mine(try Self.storedRuns(db, where: "r.experiment_id = ?", arguments: [id])),
                                   changedFrom: changed?.id, changedFromUntracked: changed?.untracked ?? false, freshBeside: existing)
                     return .commit
                 }

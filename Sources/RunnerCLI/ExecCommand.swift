@@ -23,6 +23,10 @@ struct Exec: ParsableCommand {
           runner exec Experiments/smoke.json --store /tmp/try.sqlite
           runner exec activations --dry-run
           runner exec lenet & runner exec lenet      # two workers, one sweep
+          runner exec lenet --shard 0/2 --store a.sqlite   # on one machine …
+          runner exec lenet --shard 1/2 --store b.sqlite   # … and on another; then `runner merge all.sqlite a.sqlite b.sqlite`
+
+        --shard I/N trains only the runs at positions p (counted from 0 in matrix order) with p mod N = I, so N shards split the sweep between them with nothing left out or done twice. A shard's store holds the experiment and only that shard's runs; running the shard again on its store resumes it like a whole sweep. A shard's runs have the same UUIDs in every store, so `runner merge` puts the shards back together as one experiment. A shard with no runs (I ≥ the number of runs) says so and exits 0 without touching the store. `runner slurm` writes the Slurm job array that does all of this.
         """)
 
     @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))
@@ -44,6 +48,9 @@ struct Exec: ParsableCommand {
     @Option(help: ArgumentHelp("A running run silent for longer than this is taken to be dead, and trained here.", valueName: "seconds"))
     var staleAfter: Double = 60
 
+    @Option(help: ArgumentHelp("Train only shard I of N: the runs at positions p (from 0) with p mod N = I. One spec only.", valueName: "I/N"))
+    var shard: String?
+
     /// How often a live run refreshes its heartbeat (seconds); hidden: tests shorten it.
     @Option(name: .customLong("heartbeat-interval"), help: .hidden)
     var heartbeatInterval: Double = 5
@@ -55,13 +62,33 @@ struct Exec: ParsableCommand {
         guard staleAfter.isFinite, (1...31_536_000).contains(staleAfter), staleAfter > heartbeatInterval else {
             throw ValidationError("--stale-after must be a number of seconds from 1 to 31536000 (a year), and longer than --heartbeat-interval, not \(staleAfter)")
         }
+        if shard != nil {
+            _ = try parsedShard()
+            guard specs.count == 1 else {
+                throw ValidationError("--shard takes exactly one spec (given \(specs.count)): shard positions are counted within one spec's runs; give each spec its own shards")
+            }
+            guard !fresh else {
+                throw ValidationError("--shard cannot be combined with --fresh: a shard's runs are named by the spec in every store; to run the sweep again from scratch, give the shards new stores")
+            }
+        }
+    }
+
+    func parsedShard() throws -> SweepShard? {
+        guard let shard else { return nil }
+        do { return try SweepShard(parsing: shard) } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {
         let plans = try loadPlans(specs, registry: plugins.registry())
-        for plan in plans { printPlan(plan, storePath: store.path) }
+        let shard = try parsedShard()
+        if let shard, let plan = plans.first, shard.runs(of: plan).isEmpty {
+            print("shard \(shard) of \(plan.file.terminalSafe) has no runs: the spec expands to \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s"), "
+                  + "and shard I of \(shard.count) takes the positions p (from 0) with p mod \(shard.count) = I. Nothing to do; the store was not touched.")
+            return
+        }
+        for plan in plans { printPlan(plan, storePath: store.path, shard: shard) }
         if dryRun {
-            for plan in plans { try printSweepPreview(plan) }
+            for plan in plans { try printSweepPreview(plan, shard: shard) }
             return
         }
 
@@ -83,6 +110,7 @@ struct Exec: ParsableCommand {
             runner.heartbeatInterval = heartbeatInterval
             runner.staleAfter = staleAfter
             runner.fresh = fresh
+            runner.shard = shard
             do { outcomes += try runner.execute(plan) } catch where error.kind == .cannotResume {
                 Console.error("error: \(error)")
                 throw ExitCode(2)
@@ -99,7 +127,9 @@ struct Exec: ParsableCommand {
     }
 
     /// What exec would do with each run, read from the store without changing it.
-    func printSweepPreview(_ plan: ExperimentPlan) throws {
+    func printSweepPreview(_ plan: ExperimentPlan, shard: SweepShard?) throws {
+        let planned = shard?.runs(of: plan) ?? plan.runs
+        let wanted = Set(planned.map(\.index))
         let preview: (found: (Int64, [StoredRun])?, changedFrom: (id: Int64, untracked: Bool)?, newest: Int64)
         do {
             preview = try RunStore.previewSweep(storePath: store.path, name: plan.name, specPath: plan.file, specHash: plan.sweepHash)
@@ -108,8 +138,9 @@ struct Exec: ParsableCommand {
             throw ExitCode(2)
         }
         let file = plan.file.terminalSafe
-        var actions: [String] = plan.runs.map { _ in SweepText.describe(.start, nil) }
-        if let (id, runs) = preview.found, !fresh, runs.map(\.runIndex) == plan.runs.map(\.index) {
+        var actions: [String] = planned.map { _ in SweepText.describe(.start, nil) }
+        if let (id, all) = preview.found, !fresh, case let runs = all.filter({ wanted.contains($0.runIndex) }),
+           runs.map(\.runIndex) == planned.map(\.index) {
             print("would continue experiment \(id), which holds this spec:")
             actions = runs.map { SweepText.describe(SweepText.action($0, staleAfter: staleAfter), $0) }
         } else if let (id, _) = preview.found {
@@ -119,16 +150,20 @@ struct Exec: ParsableCommand {
         } else {
             print("would start experiment \(preview.newest + 1)")
         }
-        for (run, action) in zip(plan.runs, actions) {
+        for (run, action) in zip(planned, actions) {
             print("  run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"): \(action)".terminalSafe)
         }
     }
 
-    func printPlan(_ plan: ExperimentPlan, storePath: String) {
+    func printPlan(_ plan: ExperimentPlan, storePath: String, shard: SweepShard? = nil) {
         guard !quiet else { return }
         let runs = plan.runs
         print("\(plan.name.terminalSafe) (\(plan.file.terminalSafe)): \(runs.count) run\(runs.count == 1 ? "" : "s") → \(storePath.terminalSafe)")
-        for run in runs where runs.count > 1 {
+        let mine = Set((shard?.runs(of: plan) ?? runs).map(\.index))
+        if let shard {
+            print("shard \(shard): runs \(runs.filter { mine.contains($0.index) }.map { String($0.index) }.joined(separator: ", ")); the others belong to other shards")
+        }
+        for run in runs where runs.count > 1 && mine.contains(run.index) {
             print("  run \(run.index): \(run.variant.label.terminalSafe)")
         }
         guard let first = runs.first else { return }

@@ -33,6 +33,9 @@ public final class ExperimentRunner {
     public var fresh = false
     /// "host:pid", as `runs.claimed_by` records it.
     public var claimant = RunStore.claimant
+    /// Only this part of the plan's runs (`runner exec --shard I/N`), created with the UUIDs every
+    /// store gives them (`SweepShard.runUUID`); nil for the whole plan.
+    public var shard: SweepShard?
     private var datasetCache: [String: DatasetSplit] = [:]
     /// Tests only: edits each batch just before it is written, to reach the store's own refusal
     /// of non-finite values, which the checks where values are made leave no other way to reach.
@@ -47,21 +50,24 @@ public final class ExperimentRunner {
     public func execute(_ plan: ExperimentPlan) throws(StoreError) -> [RunOutcome] {
         var provenance = Provenance.current
         if let git = Provenance.git(forSpecAt: plan.file) { (provenance.gitCommit, provenance.gitDirty) = (git.commit, git.dirty) }
-        let newRuns = plan.runs.map { run in
+        let runs = shard?.runs(of: plan) ?? plan.runs
+        let sweepHash = plan.sweepHash
+        let newRuns = runs.map { run in
             NewRun(experimentID: 0, runIndex: run.index, variant: JSONWriter.write(run.variant.json, pretty: false),
                    variantLabel: run.variant.label, specJSON: run.resolvedJSON, specHash: run.specHash, seed: run.seed,
-                   epochsPlanned: run.epochs, provenance: provenance, params: run.params)
+                   epochsPlanned: run.epochs, provenance: provenance, params: run.params,
+                   uuid: shard == nil ? nil : SweepShard.runUUID(sweepHash: sweepHash, runIndex: run.index))
         }
-        let sweep = try store.openSweep(name: plan.name, specPath: plan.file, specJSON: plan.text, specHash: plan.sweepHash,
+        let sweep = try store.openSweep(name: plan.name, specPath: plan.file, specJSON: plan.text, specHash: sweepHash,
                                         runs: newRuns, fresh: fresh)
-        reporter.sweepMessage(SweepText.opening(sweep, plan: plan))
-        guard sweep.runs.map(\.runIndex) == plan.runs.map(\.index) else {
-            throw StoreError(.invalidValue, path: store.path, "experiment \(sweep.experimentID) has runs \(sweep.runs.map(\.runIndex)) but \(plan.file) expands to \(plan.runs.count); run it with --fresh to start a new experiment")
+        reporter.sweepMessage(SweepText.opening(sweep, plan: plan, shard: shard))
+        guard sweep.runs.map(\.runIndex) == runs.map(\.index) else {
+            throw StoreError(.invalidValue, path: store.path, "experiment \(sweep.experimentID) has runs \(sweep.runs.map(\.runIndex)) but \(plan.file) expands to \(runs.count); run it with --fresh to start a new experiment")
         }
         var outcomes: [Int: RunOutcome] = [:]
         while true {
             var waiting = false
-            for (run, stored) in zip(plan.runs, sweep.runs) where outcomes[run.index]?.isSettled != true {
+            for (run, stored) in zip(runs, sweep.runs) where outcomes[run.index]?.isSettled != true {
                 if let signal = stop.requested {
                     guard outcomes[run.index] == nil else { continue }
                     try store.markNotStarted(run: stored.id, reason: "not started: the experiment was stopped by \(Provenance.signalName(signal))")
@@ -111,7 +117,7 @@ public final class ExperimentRunner {
             guard waiting, stop.requested == nil else { break }
             Thread.sleep(forTimeInterval: pollInterval)
         }
-        return plan.runs.compactMap { outcomes[$0.index] }
+        return runs.compactMap { outcomes[$0.index] }
     }
 
     /// The outcome of a run this process did not claim, from its state in the store.

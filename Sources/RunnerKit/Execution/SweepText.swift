@@ -56,6 +56,12 @@ public enum SweepText {
     }
 
     /// One line on which experiment this exec works on.
+    static func opening(_ sweep: RunStore.Sweep, plan: ExperimentPlan, shard: SweepShard? = nil) -> String {
+        let line = opening(sweep, plan: plan)
+        guard let shard else { return line }
+        return line + " (shard \(shard): runs \(sweep.runs.map { String($0.runIndex) }.joined(separator: ", ")) of \(plan.runs.count))"
+    }
+
     static func opening(_ sweep: RunStore.Sweep, plan: ExperimentPlan) -> String {
         let file = plan.file
         if let old = sweep.freshBeside {
