@@ -14,7 +14,9 @@ let package = Package(
     name: "CustomRunner",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../.."),            // ConvLab itself: the RunnerCLI library
+        // ConvLab itself, for its RunnerCLI library. `name:` because a path package is otherwise known
+        // by its folder's name (a checkout need not be called "ConvLab").
+        .package(name: "ConvLab", path: "../.."),
         .package(path: "../LpPooling"),
     ],
     targets: [
