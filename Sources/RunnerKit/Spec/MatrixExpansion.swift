@@ -49,6 +49,7 @@ enum MatrixExpansion {
         "name": "the runs of a spec share its name",
         "matrix": "a matrix cannot expand itself",
         "checkpoint": "how often a run saves its state does not change what it computes; set it once, outside the matrix",
+        "plugins": "plugin libraries are loaded once, for every run of the spec; list them all outside the matrix",
     ]
     static let settable = SpecSections.topLevel.map(\.name).filter { $0 != "$schema" && !unsettable.keys.contains($0) }
 
