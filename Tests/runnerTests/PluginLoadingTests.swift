@@ -115,6 +115,18 @@ struct PluginLoadingTests {
         #expect(good.status == 0, "\(good.stderr)")
         let viaOption = try runner("validate", try smokeSpec(folder, library: nil), "--plugin", lpPlugin)
         #expect(viaOption.status == 0, "\(viaOption.stderr)")
+        // The same library in the spec and on the command line (through a symlink, even) loads once.
+        let link = folder + "/liblp-link.so"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: lpPlugin)
+        let twice = try runner("validate", try smokeSpec(folder, library: lpPlugin), "--plugin", link)
+        #expect(twice.status == 0, "\(twice.stderr)")
+        // Two different files that declare the same name clash, naming where the first came from.
+        let copy = folder + "/libLpCopy.so"
+        try FileManager.default.copyItem(atPath: lpPlugin, toPath: copy)
+        let clash = try runner("validate", try smokeSpec(folder, library: lpPlugin), "--plugin", copy)
+        #expect(clash.status == 2)
+        // Command-line libraries load first, so the spec's copy is the one refused, at its line.
+        #expect(clash.stderr.contains("plugins[0]: \(lpPlugin): pooling plugin \"lp\" clashes with the one from \(copy)"), "\(clash.stderr)")
 
         let small = try runner("validate", try smokeSpec(folder, library: lpPlugin, pooling: #"{ "plugin": "lp", "p": 0.5 }"#))
         #expect(small.status == 2)
