@@ -45,6 +45,15 @@ public struct MergeInputs: Sendable, Equatable {
             seen[identity] = input
         }
         let outputResolved = URL(fileURLWithPath: output).resolvingSymlinksInPath().path
+        // OUT written as another store's journal would be lost to that store's next open, and
+        // could damage it.
+        for suffix in ["-wal", "-shm", "-journal"] where outputResolved.hasSuffix(suffix) {
+            let base = String(outputResolved.dropLast(suffix.count))
+            if FileManager.default.fileExists(atPath: base) {
+                throw StoreError(.invalidValue, path: output,
+                                 "is the \(suffix.dropFirst()) file of the store \(base); merge into a file of its own (nothing was merged)")
+            }
+        }
         let outputIdentity = Identity(output)
         for input in inputs {
             let resolved = URL(fileURLWithPath: input).resolvingSymlinksInPath().path

@@ -141,7 +141,7 @@ struct ProbePluginTests {
         #expect(journal.all.last == "end diverged")
     }
 
-    @Test("two probes that save a value under one name fail the run at its checkpoint, with both named")
+    @Test("two probes that save a value under one name fail the run as it starts, with both named")
     func stateNameClash() throws {
         let journal = HookJournal()
         var registry = Self.registry(journal)
@@ -156,5 +156,6 @@ struct ProbePluginTests {
         let outcome = try #require(try runner.execute(plan).first)
         #expect(outcome.status == .failed)
         #expect(outcome.error?.contains("hook_log") == true && outcome.error?.contains("\"hook_log_steps\"") == true, "\(outcome.error ?? "")")
+        #expect(outcome.epochsDone == 0 && !journal.all.contains { $0.hasPrefix("after") }, "no step is trained first")
     }
 }

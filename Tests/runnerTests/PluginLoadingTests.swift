@@ -79,12 +79,26 @@ struct PluginLoadingTests {
         #expect(!FileManager.default.fileExists(atPath: store))
     }
 
-    @Test("not a plugin at all: a missing file, a text file, a folder → exit 2 and one line naming it")
+    @Test("not a usable library: missing, text, a folder, a FIFO, a symlink loop, an executable, cut short anywhere → exit 2 and one line naming it")
     func notALibrary() throws {
         let folder = temporaryFolder()
         let text = folder + "/libText.so"
         try "not a library".write(toFile: text, atomically: true, encoding: .utf8)
-        for (path, fragment) in [(folder + "/libMissing.so", "no such file"), (text, "no ELF header"), (folder, "is a folder")] {
+        let fifo = folder + "/libFifo.so"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let loop = folder + "/libLoopA.so"
+        try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: folder + "/libLoopB.so")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/libLoopB.so", withDestinationPath: loop)
+        // Cut short: dlopen would map segments past the end of the file and die of SIGBUS.
+        let whole = try Data(contentsOf: URL(fileURLWithPath: lpPlugin))
+        var cases = [(folder + "/libMissing.so", "no such file"), (text, "no ELF header"), (folder, "is a folder"),
+                     (fifo, "not a regular file"), (loop, "loop of symbolic links"), ("/bin/sh", "cannot be loaded")]
+        for (name, length) in [("Head", 1000), ("Half", whole.count / 2), ("AllButTail", whole.count - 100), ("Header", 64)] {
+            let path = folder + "/libCut\(name).so"
+            try whole.prefix(length).write(to: URL(fileURLWithPath: path))
+            cases.append((path, "is cut short"))
+        }
+        for (path, fragment) in cases {
             let result = try runner("exec", try smokeSpec(folder, library: nil), "--plugin", path, "--store", folder + "/s.sqlite")
             #expect(result.status == 2, "\(path): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")

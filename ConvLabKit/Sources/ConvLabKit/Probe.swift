@@ -25,7 +25,8 @@ public protocol Probe: AnyObject {
     /// What the probe carries from step to step (a running sum, a random generator), saved in
     /// every checkpoint so that a resumed run records exactly what an uninterrupted one would.
     func saveState() -> ProbeState
-    /// Takes back what `saveState` returned in an earlier process.
+    /// Takes back what `saveState` returned in an earlier process (it gets every probe's saved
+    /// values: take your own names, and throw a `ProbeError` when one is missing).
     func restore(_ state: ProbeState) throws
 }
 
@@ -99,8 +100,9 @@ public struct EpochSummary {
 }
 
 /// A probe's state between steps, in the three forms a checkpoint keeps exactly: random
-/// generators, counters and reals, each by name (names are the probe's own; two probes may use
-/// the same name).
+/// generators, counters and reals, each by name. The names of all probes of a run share one
+/// checkpoint: start yours with your probe's name (`loss_window_sum`); two probes saving one
+/// name fail the run as it starts, naming both.
 public struct ProbeState: Sendable {
     public var generators: [String: Xoshiro256]
     public var counters: [String: UInt64]

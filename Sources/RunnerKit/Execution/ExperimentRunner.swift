@@ -142,8 +142,27 @@ public final class ExperimentRunner {
         if let cached = datasetCache[key] { return cached }
         reporter.note("loading \(run.datasetName) data set…")
         let split = try run.datasetPlugin.load(run.datasetParameters, run.seed)
+        try Self.check(split, of: run)
         datasetCache = [key: split]     // one data set in memory at a time
         return split
+    }
+
+    /// What a data set loaded must match: what it described when the spec was checked (the
+    /// network was built for that shape and class count), and labels inside the classes, which
+    /// the losses index with. A plugin's data set is held to it like the built-in ones.
+    static func check(_ split: DatasetSplit, of run: RunPlan) throws(DatasetError) {
+        let source = "the \(run.datasetName) data set"
+        for (name, part) in [("training", split.train), ("test", split.test)] {
+            guard part.sampleShape == run.inputShape else {
+                throw DatasetError(file: source, problem: "its \(name) images are \(part.sampleShape), but it described \(run.inputShape) when the spec was checked")
+            }
+            guard part.classes == run.classes else {
+                throw DatasetError(file: source, problem: "its \(name) part has \(part.classes) classes, but it described \(run.classes)")
+            }
+            if let bad = part.labels.firstIndex(where: { $0 < 0 || Int($0) >= run.classes }) {
+                throw DatasetError(file: source, problem: "\(name) label \(bad) is \(part.labels[bad]), outside the \(run.classes) classes 0…\(run.classes - 1)")
+            }
+        }
     }
 
     /// One run this process has just claimed, to its final status: its history set straight,

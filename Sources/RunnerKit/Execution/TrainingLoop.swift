@@ -20,6 +20,7 @@ struct TrainingLoop {
     mutating func run(from firstEpoch: Int) throws(RunStop) {
         let context = probeRun
         try hooks.call(step: session.step, epoch: Double(firstEpoch - 1), wallTime: 0) { try $0.runStarted(context, recorder: hooks.recorder) }
+        _ = try hooks.savedState()      // state names that clash fail the run now, not at its first checkpoint
         for epoch in firstEpoch..<(run.epochs + 1) {
             var totals = LossResult(), images = 0
             let epochStart = session.now, hookSecondsBefore = hooks.seconds

@@ -2,24 +2,73 @@ import ConvLabKit
 import TextKit
 
 /// What a plugin's declaration must be for the spec checker, `runner plugins` and the schema to
-/// treat it like a built-in one: a name a spec can write, unique parameter names, and defaults
-/// of the declared type.
+/// treat it like a built-in one: a name a spec can write, a factory of its kind, unique
+/// parameter names of value types, satisfiable ranges, and defaults of the declared type.
 enum PluginDeclarationCheck {
     static func problem(in plugin: Plugin) -> String? {
         guard isIdentifier(plugin.name) else {
-            return "its name must be letters, digits and _ (starting with a letter), as a spec writes it"
+            return "its name must be letters, digits and _ (starting with a letter, at most 64), as a spec writes it"
+        }
+        if let made = madeKind(plugin.factory), made != plugin.kind {
+            return "it is declared as a \(plugin.kind.rawValue) but its factory makes a \(made.rawValue)"
         }
         var seen: Set<String> = []
         for parameter in plugin.parameters {
-            guard isIdentifier(parameter.name) else { return "parameter \"\(parameter.name)\": a name must be letters, digits and _" }
-            guard seen.insert(parameter.name).inserted else { return "parameter \"\(parameter.name)\" is declared twice" }
-            if plugin.kind == .layer || plugin.kind == .pooling || plugin.kind == .activation, parameter.name == "plugin" {
-                return "parameter \"plugin\" is reserved (it names the plugin in {\"plugin\": ...} objects)"
+            let at = "parameter \"\(parameter.name)\""
+            guard isIdentifier(parameter.name) else { return "\(at): a name must be letters, digits and _" }
+            guard seen.insert(parameter.name).inserted else { return "\(at) is declared twice" }
+            if parameter.name == "plugin" { return "\(at) is reserved (it names the plugin in {\"plugin\": ...} objects)" }
+            if let problem = typeProblem(parameter.type) { return "\(at): \(problem)" }
+            switch parameter.defaultValue {
+            case .value(let value):
+                if let expected = mismatch(value, parameter.type) {
+                    return "\(at): its default \(JSONWriter.write(value, pretty: false)) is not \(expected)"
+                }
+            case .inherited(let key):
+                return "\(at): a default taken from \"\(key)\" is for the spec's own keys; give a value, or make it required or optional"
+            case .required, .optional:
+                break
             }
-            if case .value(let value) = parameter.defaultValue, let problem = mismatch(value, parameter.type) {
-                return "parameter \"\(parameter.name)\": its default \(JSONWriter.write(value, pretty: false)) is not \(problem)"
+        }
+        return nil
+    }
+
+    /// The kind the factory makes.
+    private static func madeKind(_ factory: Plugin.Factory) -> PluginKind? {
+        switch factory {
+        case .layer: .layer
+        case .activation: .activation
+        case .pooling: .pooling
+        case .initializer: .initializer
+        case .loss: .loss
+        case .optimizer: .optimizer
+        case .schedule: .schedule
+        case .dataset: .dataset
+        case .probe: .probe
+        }
+    }
+
+    /// Only value types, with bounds a value can meet.
+    private static func typeProblem(_ type: ParameterType) -> String? {
+        switch type {
+        case let .integer(minimum, maximum):
+            if let minimum, let maximum, minimum > maximum { return "its range is empty (minimum \(minimum) > maximum \(maximum))" }
+        case let .number(minimum, maximum, exclusiveMaximum, exclusiveMinimum):
+            if minimum.map({ !$0.isFinite }) == true || maximum.map({ !$0.isFinite }) == true { return "its bounds must be finite numbers" }
+            if let minimum, let maximum, minimum > maximum || (minimum == maximum && (exclusiveMinimum || exclusiveMaximum)) {
+                return "its range is empty"
             }
-            if case .section = parameter.type { return "parameter \"\(parameter.name)\": sections are for the spec's own keys" }
+        case .choice(let options):
+            if options.isEmpty { return "a choice needs at least one option" }
+            if Set(options).count != options.count { return "a choice lists an option twice" }
+        case .size(let minimum):
+            if minimum < 0 || minimum > ParameterType.maximumExtent { return "a size's minimum must be from 0 to \(ParameterType.maximumExtent)" }
+        case .plugin(let kind):
+            if kind == .probe || kind == .dataset { return "a parameter may name a layer's building blocks (activation, pooling, initializer, loss, optimizer, schedule), not a \(kind.rawValue)" }
+        case .section, .layers, .probes, .matrix:
+            return "\(type.summary) is a type for the spec's own keys, not a plugin's"
+        case .boolean, .string, .padding, .shape, .integerList, .stringList:
+            break
         }
         return nil
     }

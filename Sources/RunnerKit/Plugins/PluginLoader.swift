@@ -23,24 +23,32 @@ public enum PluginLoader {
     /// The plugins of the library at `path` (relative paths against the working directory).
     public static func load(_ path: String) throws(PluginLoadError) -> [Plugin] {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder) else {
-            throw PluginLoadError(file: path, message: "no such file; build the plugin first (swift build -c release in its package) and give the path to its lib<Name>.so")
+        // The file itself, every symlink resolved: one library reached by two paths (a symlink,
+        // a symlinked folder) is one library.
+        guard let real = realpath(absolute, nil) else {
+            let reason = errno == ELOOP ? "is a loop of symbolic links" : errno == ENOENT
+                ? "no such file; build the plugin first (swift build -c release in its package) and give the path to its lib<Name>.so"
+                : "cannot be opened: \(String(cString: strerror(errno)))"
+            throw PluginLoadError(file: path, message: reason)
         }
-        guard !isFolder.boolValue else { throw PluginLoadError(file: path, message: "is a folder; give the path to the plugin's lib<Name>.so") }
-        let key = (try? FileManager.default.destinationOfSymbolicLink(atPath: absolute)).map {
-            URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: absolute).deletingLastPathComponent()).standardizedFileURL.path
-        } ?? absolute
-        if let plugins = loaded.withLock({ $0[key] }) { return plugins }
+        let key = String(cString: real)
+        free(real)
+        var status = stat()
+        guard stat(key, &status) == 0 else { throw PluginLoadError(file: path, message: "cannot be opened: \(String(cString: strerror(errno)))") }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            let what = (status.st_mode & S_IFMT) == S_IFDIR ? "a folder" : "not a regular file (a FIFO, a device or a socket)"
+            throw PluginLoadError(file: path, message: "is \(what); give the path to the plugin's lib<Name>.so")
+        }
+        // A hard link is the same file too: keyed by device and inode.
+        let identity = "\(status.st_dev):\(status.st_ino)"
+        if let plugins = loaded.withLock({ $0[identity] }) { return plugins }
 
-        guard let handle = FileHandle(forReadingAtPath: absolute) else { throw PluginLoadError(file: path, message: "cannot be read") }
-        let magic = (try? handle.read(upToCount: 4)) ?? Data()
+        guard let handle = FileHandle(forReadingAtPath: key) else { throw PluginLoadError(file: path, message: "cannot be read") }
+        let header = (try? handle.read(upToCount: ELFCheck.headerBytes)) ?? Data()
         try? handle.close()
-        guard magic == Data([0x7F, 0x45, 0x4C, 0x46]) else {
-            throw PluginLoadError(file: path, message: "is not a shared library (no ELF header); a plugin is the lib<Name>.so that `swift build` makes of a `.library(type: .dynamic)` product")
-        }
+        if let problem = ELFCheck.problem(header, fileSize: UInt64(status.st_size)) { throw PluginLoadError(file: path, message: problem) }
         // RTLD_NOW: a missing symbol is an error here, not a crash at the first call.
-        guard let library = dlopen(absolute, RTLD_NOW | RTLD_LOCAL) else {
+        guard let library = dlopen(key, RTLD_NOW | RTLD_LOCAL) else {
             throw PluginLoadError(file: path, message: "cannot be loaded: \(lastError())")
         }
         guard let versionSymbol = dlsym(library, PluginAPI.versionSymbol) else {
@@ -66,7 +74,7 @@ public enum PluginLoader {
             }
         }
         for i in plugins.indices { plugins[i].origin = key }
-        loaded.withLock { $0[key] = plugins }
+        loaded.withLock { $0[identity] = plugins }
         return plugins
     }
 
@@ -81,6 +89,9 @@ extension PluginRegistry {
     public func adding(_ plugins: [Plugin], from source: String) throws(PluginLoadError) -> PluginRegistry {
         var registry = self
         for plugin in plugins {
+            if let problem = PluginDeclarationCheck.problem(in: plugin) {
+                throw PluginLoadError(file: source, message: "\(plugin.kind.rawValue) plugin \"\(plugin.name)\": \(problem)")
+            }
             if let existing = registry.plugin(plugin.kind, plugin.name) {
                 // The same library named twice (by the spec and by --plugin): loaded once, registered once.
                 if !plugin.origin.isEmpty && existing.origin == plugin.origin { continue }

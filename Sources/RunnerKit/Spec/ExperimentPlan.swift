@@ -205,7 +205,10 @@ struct RunPlanBuilder {
         let initializer = made("model.init") { () throws(PluginError) in try makeInitializer(ResolvedParameters([])) }
         var probeRecipes: [ProbeRecipe] = []
         for (name, node) in probes {
-            guard let probePlugin = registry.plugin(.probe, name), case .probe(let make) = probePlugin.factory else { continue }
+            guard let probePlugin = registry.plugin(.probe, name), case .probe(let make) = probePlugin.factory else {
+                issues.append(positions.issue("probes.\(name)", "internal error: probe plugin \"\(name)\" does not make a probe"))
+                continue
+            }
             let recipe = ProbeRecipe(name: name, parameters: ResolvedParameters(node.value.members, registry: registry), make: make)
             // Made once here so that a factory's refusal is a spec error, not a failed run.
             _ = made("probes.\(name)") { () throws(PluginError) in try recipe.makeProbe() }
@@ -215,7 +218,10 @@ struct RunPlanBuilder {
         var layers: [any LayerConfiguration] = []
         for (i, layerNode) in (model["layers"]?.elements ?? []).enumerated() {
             guard let member = layerNode.value.members.first, let layerPlugin = registry.plugin(.layer, member.key),
-                  case .layer(let make) = layerPlugin.factory else { continue }
+                  case .layer(let make) = layerPlugin.factory else {
+                issues.append(positions.issue("model.layers[\(i)]", "internal error: this layer's plugin does not make a layer"))
+                continue
+            }
             do {
                 layers.append(try make(ResolvedParameters(member.node.value.members, registry: registry)))
             } catch {
