@@ -35,6 +35,10 @@ public struct MergeSummary: Sendable, Equatable {
     /// Rows copied into the per-run tables (metrics, gradient norms, checks, events, …).
     public var rowsCopied = 0
     public var checkpointFilesCopied = 0
+    /// Experiments added beside one of the same spec whose run indices they share (a whole-sweep
+    /// store merged with shard stores, or two --fresh experiments): a report then counts those
+    /// runs twice, so the command says so.
+    public var twins: [String] = []
     public init() {}
 }
 
@@ -161,6 +165,10 @@ private struct StoreMerger {
             if let found = try target(for: experiment, runs: own, held: held, inserted: inserted) {
                 targetID = found
             } else {
+                if let specHash = experiment["spec_hash"] as String?,
+                   try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM experiments WHERE spec_hash = ?", arguments: [specHash]) ?? 0 > 0 {
+                    summary.twins.append(experiment["name"] as String)
+                }
                 try db.execute(sql: "INSERT INTO experiments(\(experimentColumns.joined(separator: ", "))) VALUES (\(placeholders(experimentColumns.count)))",
                                arguments: StatementArguments(experimentColumns.map { experiment[$0] as DatabaseValue }))
                 targetID = db.lastInsertedRowID

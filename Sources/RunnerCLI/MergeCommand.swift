@@ -61,6 +61,11 @@ struct Merge: ParsableCommand {
               + "\(summary.runsAdded) run\(summary.runsAdded == 1 ? "" : "s") added, \(summary.runsReplaced) replaced by a more complete copy, "
               + "\(summary.runsKept) already there; \(summary.experimentsAdded) experiment\(summary.experimentsAdded == 1 ? "" : "s") added; "
               + "\(summary.rowsCopied) rows and \(summary.checkpointFilesCopied) checkpoint file\(summary.checkpointFilesCopied == 1 ? "" : "s") copied")
+        for name in summary.twins {
+            Console.error("note: experiment \"\(name)\" was added beside another experiment of the same spec whose run indices it shares "
+                          + "(a store of the whole sweep merged with shard stores, or a --fresh run): their runs are distinct runs, and "
+                          + "`runner report --group-by` counts both; `runner runs rm` removes the ones you do not want")
+        }
         print("see `runner report --store \(output.terminalSafe)`")
     }
 }

@@ -179,16 +179,17 @@ struct StoreMergeTests {
     func experimentsMatched() throws {
         let fresh = try mergeStore(temporaryStorePath(), experiments: [[MergeRun(index: 1), MergeRun(index: 2)], [MergeRun(index: 1), MergeRun(index: 2)]])
         let out = temporaryStorePath()
-        _ = try RunStore.merge(into: out, from: [fresh])
+        let first = try RunStore.merge(into: out, from: [fresh])
         #expect(try count(out, "experiments") == 2)
+        #expect(first.twins.count == 1, "the second experiment of the spec is reported as a twin")
         #expect(try StoreReader(path: out).query("SELECT experiment_id, COUNT(*) FROM runs GROUP BY experiment_id").rows == [[.integer(1), .integer(2)], [.integer(2), .integer(2)]])
         // A run index the experiments hold already, under another UUID, goes to a new experiment.
         let clash = try mergeStore(temporaryStorePath(), experiments: [[MergeRun(index: 2)]])
-        _ = try RunStore.merge(into: out, from: [clash])
+        #expect(try RunStore.merge(into: out, from: [clash]).twins.count == 1)
         #expect(try count(out, "experiments") == 3)
         // A different spec hash is always another experiment.
         let other = try mergeStore(temporaryStorePath(), hash: "another", experiments: [[MergeRun(index: 3)]])
-        _ = try RunStore.merge(into: out, from: [other])
+        #expect(try RunStore.merge(into: out, from: [other]).twins.isEmpty)
         #expect(try count(out, "experiments") == 4)
         #expect(try count(out, "runs") == 6)
     }
