@@ -384,11 +384,7 @@ public final class ExperimentRunner {
             ]
             func evaluate(_ data: LabeledImages, _ name: String) {
                 guard data.count > 0 else { return }
-                let result = data.images.withUnsafeBufferPointer { images in
-                    data.labels.withUnsafeBufferPointer { labels in
-                        trainer.evaluate(images: images, labels: labels, count: data.count, batchSize: run.evaluationBatchSize)
-                    }
-                }
+                let result = trainer.evaluate(data, batchSize: run.evaluationBatchSize)
                 epochMetrics.append(("\(name)_loss", result.sum / Double(data.count)))
                 epochMetrics.append(("\(name)_accuracy", Double(result.correct) / Double(data.count)))
             }

@@ -55,10 +55,11 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     private let output = ScalarBuffer<T>(count: 0)          // (N, M, Ho, Wo)
     private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
-    private let columns = ScalarBuffer<T>(count: 0)         // chunks of (K, c·P), one after the other
+    let columns = ScalarBuffer<T>(count: 0)                 // chunks of (K, c·P), one after the other (training)
     private let matrixScratch = ScalarBuffer<T>(count: 0)   // (M, c·P): one chunk's Z or δ
     private let partialBias = ScalarBuffer<T>(count: 0)     // (M): one chunk's Σ δ
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W)
+    private var lastMode = PassMode.training
 
     init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm,
          chunkBytes: Int = Conv2D.defaultChunkBytes) {
@@ -97,6 +98,7 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
         lastInput = input
+        lastMode = mode
         let g = geometry
         output.ensureCount(batch * g.filters * g.outputPlane)
         switch algorithm {
@@ -104,11 +106,14 @@ public final class Conv2D<T: EngineScalar>: Layer {
             Conv2DReference.forward(g, input: input, weight: weight.value.readable, bias: bias?.value.readable,
                                     batch: batch, output: output.pointer)
         case .im2col:
-            columns.ensureCount(g.patchSize * batch * g.outputPlane)
-            matrixScratch.ensureCount(g.filters * chunkSize * g.outputPlane)
+            // Training keeps every chunk's patch matrix for backward; evaluation needs one chunk's
+            // at a time, so it reuses the first (and never grows the buffer past a chunk).
+            let keepsColumns = mode == .training
+            columns.ensureCount(g.patchSize * (keepsColumns ? batch : min(batch, chunkSize)) * g.outputPlane)
+            matrixScratch.ensureCount(g.filters * min(batch, chunkSize) * g.outputPlane)
             for chunk in chunks(batch) {
                 let count = chunk.count, columnCount = count * g.outputPlane
-                let cols = columns.pointer.baseAddress! + chunk.lowerBound * g.patchSize * g.outputPlane   // (K, c·P)
+                let cols = columns.pointer.baseAddress! + (keepsColumns ? chunk.lowerBound * g.patchSize * g.outputPlane : 0)   // (K, c·P)
                 im2col(g, input: UnsafeBufferPointer(rebasing: input[(chunk.lowerBound * g.inputSize)...]), batch: count,
                        columns: UnsafeMutableBufferPointer(start: cols, count: g.patchSize * columnCount))
                 // Z (M, c·P) = W (M, K) · cols (K, c·P)
@@ -127,6 +132,7 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
         let g = geometry
+        precondition(algorithm == .reference || lastMode == .training, "Conv2D.backward needs a forward pass in training mode first")
         if needsInputGradient { inputGradient.ensureCount(batch * g.channels * g.height * g.width) }
         switch algorithm {
         case .reference:
