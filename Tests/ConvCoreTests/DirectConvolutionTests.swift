@@ -46,50 +46,65 @@ struct DirectConvolutionTests {
         }
     }
 
+    /// Every entry of one draw within the bound; returns whether the layer ran the direct kernels.
+    @discardableResult
+    static func check(_ d: Draw, _ rng: inout Xoshiro256) -> Bool {
+        let g = d.geometry
+        func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(rng.nextUnit() * 2 - 1) } }
+        let w = values(g.filters * g.patchSize), b = values(g.filters)
+        let x = values(d.batch * g.inputSize), delta = values(d.batch * g.filters * g.outputPlane)
+
+        let weight = Parameter<Float>(name: "weight", shape: [g.filters, g.channels, g.kernelHeight, g.kernelWidth])
+        let bias = Parameter<Float>(name: "bias", shape: [g.filters])
+        _ = weight.value.pointer.update(fromContentsOf: w)
+        _ = bias.value.pointer.update(fromContentsOf: b)
+        let layer = Conv2D<Float>(geometry: g, weight: weight, bias: bias, algorithm: .im2col, direct: true)
+        #expect(layer.usesDirectKernels, "\(d)")
+        // Twice, so that leftovers of the first pass in the reused buffers would show.
+        var fast: [[Float]] = []
+        for _ in 0..<2 {
+            fast = x.withUnsafeBufferPointer { xp in
+                let y = Array(layer.forward(xp, batch: d.batch, mode: .training))
+                let dx = delta.withUnsafeBufferPointer { Array(layer.backward($0, batch: d.batch, needsInputGradient: true)!) }
+                return [y, dx, layer.gradients[0].array, layer.gradients[1].array]
+            }
+        }
+        let exact = Self.reference(g, d.batch, w: w.map(Double.init), b: b.map(Double.init), x: x.map(Double.init),
+                                   delta: delta.map(Double.init))
+        let magnitude = Self.reference(g, d.batch, w: w.map { Double(abs($0)) }, b: b.map { Double(abs($0)) },
+                                       x: x.map { Double(abs($0)) }, delta: delta.map { Double(abs($0)) })
+        // Terms per entry: forward C·kh·kw (+ bias), input error M·kh·kw, dW N·Ho·Wo, db N·Ho·Wo.
+        let terms = [g.patchSize + 1, g.filters * g.kernelHeight * g.kernelWidth, d.batch * g.outputPlane, d.batch * g.outputPlane]
+        let names = ["forward", "input error", "weight gradient", "bias gradient"]
+        for k in 0..<4 {
+            let u = 0x1p-24
+            let bad = zip(fast[k].indices, zip(fast[k], zip(exact[k], magnitude[k]))).first { _, v in
+                abs(Double(v.0) - v.1.0) > Double(terms[k]) * u * v.1.1 + 1e-30
+            }
+            #expect(fast[k].count == exact[k].count && bad == nil,
+                    "\(names[k]) differs at \(bad.map { String($0.0) } ?? "-"): \(d)")
+        }
+        return layer.usesDirectKernels
+    }
+
     @Test("400 random geometries: forward, input error, weight and bias gradients within the Float32 summation bound")
     func property() {
         var rng = Xoshiro256(seed: 31)
         var directCount = 0
         for _ in 0..<400 {
-            let d = Self.draw(&rng)
-            let g = d.geometry
-            func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(rng.nextUnit() * 2 - 1) } }
-            let w = values(g.filters * g.patchSize), b = values(g.filters)
-            let x = values(d.batch * g.inputSize), delta = values(d.batch * g.filters * g.outputPlane)
-
-            let weight = Parameter<Float>(name: "weight", shape: [g.filters, g.channels, g.kernelHeight, g.kernelWidth])
-            let bias = Parameter<Float>(name: "bias", shape: [g.filters])
-            _ = weight.value.pointer.update(fromContentsOf: w)
-            _ = bias.value.pointer.update(fromContentsOf: b)
-            let layer = Conv2D<Float>(geometry: g, weight: weight, bias: bias, algorithm: .im2col, direct: true)
-            #expect(layer.usesDirectKernels, "\(d)")
-            directCount += layer.usesDirectKernels ? 1 : 0
-            // Twice, so that leftovers of the first pass in the reused buffers would show.
-            var fast: [[Float]] = []
-            for _ in 0..<2 {
-                fast = x.withUnsafeBufferPointer { xp in
-                    let y = Array(layer.forward(xp, batch: d.batch, mode: .training))
-                    let dx = delta.withUnsafeBufferPointer { Array(layer.backward($0, batch: d.batch, needsInputGradient: true)!) }
-                    return [y, dx, layer.gradients[0].array, layer.gradients[1].array]
-                }
-            }
-            let exact = Self.reference(g, d.batch, w: w.map(Double.init), b: b.map(Double.init), x: x.map(Double.init),
-                                       delta: delta.map(Double.init))
-            let magnitude = Self.reference(g, d.batch, w: w.map { Double(abs($0)) }, b: b.map { Double(abs($0)) },
-                                           x: x.map { Double(abs($0)) }, delta: delta.map { Double(abs($0)) })
-            // Terms per entry: forward C·kh·kw (+ bias), input error M·kh·kw, dW N·Ho·Wo, db N·Ho·Wo.
-            let terms = [g.patchSize + 1, g.filters * g.kernelHeight * g.kernelWidth, d.batch * g.outputPlane, d.batch * g.outputPlane]
-            let names = ["forward", "input error", "weight gradient", "bias gradient"]
-            for k in 0..<4 {
-                let u = 0x1p-24
-                let bad = zip(fast[k].indices, zip(fast[k], zip(exact[k], magnitude[k]))).first { _, v in
-                    abs(Double(v.0) - v.1.0) > Double(terms[k]) * u * v.1.1 + 1e-30
-                }
-                #expect(fast[k].count == exact[k].count && bad == nil,
-                        "\(names[k]) differs at \(bad.map { String($0.0) } ?? "-"): \(d)")
-            }
+            directCount += Self.check(Self.draw(&rng), &rng) ? 1 : 0
         }
         #expect(directCount == 400)
+    }
+
+    @Test("the first layers of LeNet-5 and deep.json at a replica's batch of 32")
+    func shippedFirstLayers() {
+        var rng = Xoshiro256(seed: 5)
+        for (filters, kernel, pad) in [(6, 5, 2), (16, 3, 1)] {
+            let g = ConvolutionGeometry(channels: 1, height: 28, width: 28, filters: filters, kernelHeight: kernel, kernelWidth: kernel,
+                                        strideY: 1, strideX: 1, padY: pad, padX: pad)
+            Self.check(Draw(geometry: g, batch: 32), &rng)
+        }
     }
 
     @Test("the direct kernels are chosen for Float32, stride 1, padding ≤ k − 1 and few channels; otherwise im2col")
