@@ -3,12 +3,17 @@ import ArgumentParser
 import ConvCore
 import Foundation
 import Reports
+import RunnerKit
 import RunStore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: the engine training LeNet-5, or the report views on a large store.",
-        discussion: "Build in release mode first: swift build -c release && .build/release/runner bench",
+        abstract: "Measure speed: the engine training a spec's network (default LeNet-5), or the report views on a large store.",
+        discussion: """
+            Build in release mode first: swift build -c release && .build/release/runner bench
+            runner bench deep --json     # Experiments/deep.json's network, as one JSON object
+            runner bench store           # the report views on a store of 1,000,000 metric rows
+            """,
         subcommands: [EngineBench.self, StoreBench.self],
         defaultSubcommand: EngineBench.self)
 }
@@ -22,16 +27,40 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
     return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
+/// The process's peak resident set (VmHWM of /proc/self/status) in bytes; nil where there is none.
+func peakResidentBytes() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        if fields.count >= 2, let kilobytes = Int(fields[1]) { return kilobytes * 1024 }
+    }
+    return nil
+}
+
 struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "LeNet-5 (DESIGN §4) training throughput with both cores and with one, per-layer times, and the gradient-check cost.")
+        abstract: "A spec's network (default LeNet-5): training throughput on two threads and on one, per-layer times and GFLOP/s, peak memory, and the gradient-check cost.")
 
-    @Option(help: "Images per batch.")
-    var batch = 64
+    @Argument(help: ArgumentHelp("An experiment spec (path or name in Experiments/); default: LeNet-5 (DESIGN §4).", valueName: "spec"))
+    var spec: String?
+
+    @Option(name: .customLong("run"), help: "Which run of the spec's matrix (from 1).")
+    var runIndex = 1
+
+    @Option(help: "Images per batch (default: the spec's training.batch_size; 64 for LeNet-5).")
+    var batch: Int?
 
     @Option(help: "Seconds to measure each configuration (after a warm-up).")
     var seconds = 5.0
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @OptionGroup var plugins: PluginOptions
+
+    @Flag(help: "Skip the gradient check.")
+    var noGradientCheck = false
 
     static var leNet: [any LayerConfiguration] {
         [
@@ -43,29 +72,72 @@ struct EngineBench: ParsableCommand {
         ]
     }
 
+    /// What is trained: the network, its recipe, and the replica count of the spec.
+    struct Subject {
+        var name: String
+        var input: Shape
+        var classes: Int
+        var layers: [any LayerConfiguration]
+        var initializer: any WeightInitializer
+        var seed: UInt64
+        var loss: any LossFunction
+        var optimizer: any OptimizerRecipe
+        var learningRate: Double
+        var batch: Int
+        var replicas: Int
+
+        func network() throws -> Network<Float> {
+            try Network<Float>(input: input, layers: layers, initializer: initializer, seed: seed)
+        }
+    }
+
+    func subject() throws -> Subject {
+        guard let spec else {
+            return Subject(name: "LeNet-5", input: Shape(channels: 1, height: 28, width: 28), classes: 10, layers: Self.leNet,
+                           initializer: Initializer.heUniform, seed: 1, loss: SoftmaxCrossEntropy(), optimizer: OptimizerConfiguration.sgd(), learningRate: 0.01,
+                           batch: batch ?? 64, replicas: 2)
+        }
+        guard let plan = try loadPlans([spec], registry: plugins.registry()).first else { throw ExitCode(2) }
+        guard (1...plan.runs.count).contains(runIndex) else {
+            Console.error("\(plan.file): --run \(runIndex): the spec has \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
+            throw ExitCode(2)
+        }
+        let r = plan.runs[runIndex - 1]
+        return Subject(name: plan.name + (plan.runs.count > 1 ? " (\(r.variant.label))" : ""), input: r.inputShape, classes: r.classes,
+                       layers: r.layers, initializer: r.initializer, seed: r.seed, loss: r.loss, optimizer: r.optimizer,
+                       learningRate: r.learningRate, batch: batch ?? r.batchSize, replicas: max(2, r.replicas))
+    }
+
     func run() throws {
-        let input = Shape(channels: 1, height: 28, width: 28)
+        let subject = try subject()
+        let batch = subject.batch
+        guard batch >= 1 else { Console.error("--batch must be at least 1"); throw ExitCode(2) }
+        let input = subject.input
         var rng = Xoshiro256(seed: 1)
         let images = (0..<(batch * input.count)).map { _ in Float(rng.nextUnit()) }
-        let labels = (0..<batch).map { _ in Int32(rng.nextInt(below: 10)) }
+        let labels = (0..<batch).map { _ in Int32(rng.nextInt(below: subject.classes)) }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let network = try Network<Float>(input: input, layers: Self.leNet, seed: 1)
-        print("LeNet-5, batch \(batch), Float32; OpenBLAS \(BLASRuntime.coreName) kernels; \(cores) cores")
-        print(String(format: "forward %.2f MFLOP/image, training ≈ %.2f MFLOP/image (forward + backward)",
-                     Double(network.forwardFLOPsPerSample) / 1e6, Double(trainingFLOPs(network)) / 1e6))
+        let network = try subject.network()
+        let cpu = Provenance.cpuModel() ?? "unknown CPU"
+        // A small rate: the data is random, and the speed must not depend on weights blowing up.
+        let rate = min(subject.learningRate, 0.01)
+        func say(_ text: String) { if !json { print(text) } }
+        say("\(subject.name), batch \(batch), Float32; \(cpu), \(cores) cores; OpenBLAS \(BLASRuntime.coreName) kernels")
+        say(String(format: "forward %.2f MFLOP/image, training ≈ %.2f MFLOP/image (forward + backward)",
+                   Double(network.forwardFLOPsPerSample) / 1e6, Double(trainingFLOPs(network)) / 1e6))
 
         func throughput(replicas: Int, threads: Bool) throws -> Double {
-            let network = try Network<Float>(input: input, layers: Self.leNet, seed: 1)
-            let trainer = Trainer(network: network, loss: SoftmaxCrossEntropy(), optimizer: OptimizerConfiguration.sgd().make(Float.self),
+            let network = try subject.network()
+            let trainer = Trainer(network: network, loss: subject.loss, optimizer: subject.optimizer.make(Float.self),
                                   replicas: replicas, usesThreads: threads)
             return images.withUnsafeBufferPointer { x in
                 labels.withUnsafeBufferPointer { y in
-                    for _ in 0..<20 { trainer.step(images: x, labels: y, batch: batch, learningRate: 0.01) }
+                    for _ in 0..<10 { trainer.step(images: x, labels: y, batch: batch, learningRate: rate) }
                     var steps = 0
                     let elapsed = measure {
                         let clock = ContinuousClock(), deadline = clock.now + .milliseconds(Int(seconds * 1000))
-                        while clock.now < deadline {
-                            trainer.step(images: x, labels: y, batch: batch, learningRate: 0.01)
+                        while clock.now < deadline || steps < 3 {
+                            trainer.step(images: x, labels: y, batch: batch, learningRate: rate)
                             steps += 1
                         }
                     }
@@ -73,46 +145,107 @@ struct EngineBench: ParsableCommand {
                 }
             }
         }
-        print("\ntraining throughput (forward + backward + SGD update):")
+        say("\ntraining throughput (forward + backward + optimizer update):")
         let both = try throughput(replicas: 2, threads: true)
-        print(String(format: "  2 replicas on 2 threads   %8.0f images/s", both))
+        say(String(format: "  2 replicas on 2 threads   %8.0f images/s", both))
         let one = try throughput(replicas: 1, threads: false)
-        print(String(format: "  1 replica on 1 thread     %8.0f images/s", one))
+        say(String(format: "  1 replica on 1 thread     %8.0f images/s", one))
 
-        print("\nper layer, 1 thread, batch \(batch) (backward of layer 0 skips its input gradient, as in training):")
-        let (table, layersAlone) = perLayer(network, images: images)
-        print(table.renderText(width: Console.width), terminator: "")
-        print(String(format: "(the layers alone, one after the other: %.0f images/s on one core)", layersAlone))
-
-        let double = network.converted(to: Double.self)
-        var checkRNG = Xoshiro256(seed: 2)
-        var records: [GradientCheckRecord] = []
-        let checkTime = measure {
-            records = GradientChecker.check(network: double, input: images[0..<(4 * input.count)].map(Double.init), labels: Array(labels[0..<4]),
-                                            batch: 4, loss: SoftmaxCrossEntropy(), options: .init(samplesPerTensor: 8), rng: &checkRNG)
+        say("\nper layer, 1 thread, batch \(batch) (the first layer with parameters skips its input gradient, as in training):")
+        let layers = perLayer(network, images: images, batch: batch)
+        let table = Table(
+            columns: ["#", "layer", "output", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"],
+            rows: layers.map { l in
+                [String(l.index), l.kind, l.output, String(format: "%.3f", l.forward * 1e3),
+                 l.forwardFLOPs == 0 ? "" : String(format: "%.1f", l.forwardFLOPs / l.forward / 1e9),
+                 String(format: "%.3f", l.backward * 1e3),
+                 l.backwardFLOPs == 0 ? "" : String(format: "%.1f", l.backwardFLOPs / l.backward / 1e9)]
+            } + [["", "total", "", String(format: "%.3f", layers.reduce(0) { $0 + $1.forward } * 1e3), "",
+                  String(format: "%.3f", layers.reduce(0) { $0 + $1.backward } * 1e3), ""]],
+            alignments: [.right, .left, .left, .right, .right, .right, .right])
+        let layersAlone = Double(batch) / layers.reduce(0) { $0 + $1.forward + $1.backward }
+        if !json {
+            print(table.renderText(width: Console.width), terminator: "")
+            print(String(format: "(the layers alone, one after the other: %.0f images/s on one core)", layersAlone))
         }
-        // Counted by raw value, so that every outcome the engine has (`trivial` too) is shown.
-        func count(_ outcome: String) -> Int { records.filter { $0.outcome.rawValue == outcome }.count }
-        print(String(format: "\ngradient check: %d entries (8 per tensor, batch 4, Float64) in %.3f s — %d passed, %d failed, %d skipped at kinks, %d trivial",
-                     records.count, checkTime, count("passed"), count("failed"), count("skipped"), count("trivial")))
+
+        var check: (entries: Int, seconds: Double, passed: Int, failed: Int, skipped: Int, trivial: Int)?
+        if !noGradientCheck {
+            let double = network.converted(to: Double.self)
+            var checkRNG = Xoshiro256(seed: 2)
+            var records: [GradientCheckRecord] = []
+            let sample = min(4, batch)
+            let checkTime = measure {
+                records = GradientChecker.check(network: double, input: images[0..<(sample * input.count)].map(Double.init),
+                                                labels: Array(labels[0..<sample]), batch: sample, loss: subject.loss,
+                                                options: .init(samplesPerTensor: 8), rng: &checkRNG)
+            }
+            // Counted by raw value, so that every outcome the engine has (`trivial` too) is shown.
+            func count(_ outcome: String) -> Int { records.filter { $0.outcome.rawValue == outcome }.count }
+            check = (records.count, checkTime, count("passed"), count("failed"), count("skipped"), count("trivial"))
+            say(String(format: "\ngradient check: %d entries (8 per tensor, batch %d, Float64) in %.3f s — %d passed, %d failed, %d skipped at kinks, %d trivial",
+                       records.count, sample, checkTime, count("passed"), count("failed"), count("skipped"), count("trivial")))
+        }
+        let peak = peakResidentBytes()
+        say(peak.map { String(format: "peak memory (VmHWM): %.1f MB", Double($0) / 1e6) } ?? "peak memory: not available")
+
+        if json {
+            var object: [String: Any] = [
+                "network": subject.name, "spec": spec ?? NSNull(), "batch": batch, "cpu": cpu, "cores": cores,
+                "blas_kernels": BLASRuntime.coreName,
+                "forward_mflop_per_image": Double(network.forwardFLOPsPerSample) / 1e6,
+                "training_mflop_per_image": Double(trainingFLOPs(network)) / 1e6,
+                "images_per_second_2_threads": both, "images_per_second_1_thread": one,
+                "layers_alone_images_per_second": layersAlone,
+                "layers": layers.map { l -> [String: Any] in
+                    ["index": l.index, "kind": l.kind, "output": l.output, "forward_ms": l.forward * 1e3,
+                     "forward_gflops": l.forwardFLOPs == 0 ? NSNull() : l.forwardFLOPs / l.forward / 1e9 as Any,
+                     "backward_ms": l.backward * 1e3,
+                     "backward_gflops": l.backwardFLOPs == 0 ? NSNull() : l.backwardFLOPs / l.backward / 1e9 as Any]
+                },
+                "peak_rss_bytes": peak ?? NSNull(),
+                "load_average": loadAverage() ?? NSNull(),
+            ]
+            if let check {
+                object["gradient_check"] = ["entries": check.entries, "seconds": check.seconds, "passed": check.passed,
+                                            "failed": check.failed, "skipped": check.skipped, "trivial": check.trivial]
+            }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// The one-minute load average (Linux), so a figure taken on a busy machine says so.
+    func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
     /// Forward FLOPs plus backward: 2× forward for layers with parameters (weight and input
-    /// gradients) except the first, which computes only its weight gradient; 1× for the rest.
+    /// gradients) except the first such layer, which computes only its weight gradient; 1× for the rest.
     func trainingFLOPs(_ network: Network<Float>) -> Int {
-        network.layers.enumerated().reduce(0) { total, item in
+        let first = network.layers.firstIndex { !$0.parameters.isEmpty } ?? network.layers.count
+        return network.layers.enumerated().reduce(0) { total, item in
             let (index, layer) = item
             let f = layer.forwardFLOPsPerSample
-            return total + f + (layer.parameters.isEmpty ? f : (index == 0 ? f : 2 * f))
+            return total + f + (layer.parameters.isEmpty ? f : (index == first ? f : 2 * f))
         }
     }
 
-    /// The per-layer table, and the images/s the summed layer times imply.
-    func perLayer(_ network: Network<Float>, images: [Float]) -> (Table, Double) {
+    struct LayerTime {
+        var index: Int, kind: String, output: String
+        var forward: Double, backward: Double            // seconds per batch
+        var forwardFLOPs: Double, backwardFLOPs: Double  // per batch
+    }
+
+    /// Each layer's forward and backward time on one thread, alone, repeated.
+    func perLayer(_ network: Network<Float>, images: [Float], batch: Int) -> [LayerTime] {
         setBLASThreads(1)
-        let repetitions = 200
-        var rows: [[String]] = []
-        var layersAlone = 0.0
+        let first = network.layers.firstIndex { !$0.parameters.isEmpty } ?? network.layers.count
+        // About 0.2 s per layer and direction, at least 5 repetitions.
+        let estimate = Double(trainingFLOPs(network) * batch) / 20e9
+        let repetitions = max(5, min(200, Int(0.2 * Double(network.layers.count) / max(estimate, 1e-6))))
+        var rows: [LayerTime] = []
         images.withUnsafeBufferPointer { x in
             var inputs: [UnsafeBufferPointer<Float>] = []
             var activation = x
@@ -120,26 +253,20 @@ struct EngineBench: ParsableCommand {
                 inputs.append(activation)
                 activation = layer.forward(activation, batch: batch, mode: .training)
             }
-            var totalForward = 0.0, totalBackward = 0.0
             for (index, layer) in network.layers.enumerated() {
                 let gradient = [Float](repeating: 0.01, count: batch * layer.outputShape.count)
+                _ = layer.forward(inputs[index], batch: batch, mode: .training)
                 let forward = measure { for _ in 0..<repetitions { _ = layer.forward(inputs[index], batch: batch, mode: .training) } } / Double(repetitions)
                 let backward = gradient.withUnsafeBufferPointer { g in
-                    measure { for _ in 0..<repetitions { _ = layer.backward(g, batch: batch, needsInputGradient: index > 0) } }
+                    measure { for _ in 0..<repetitions { _ = layer.backward(g, batch: batch, needsInputGradient: index > first) } }
                 } / Double(repetitions)
-                totalForward += forward
-                totalBackward += backward
                 let f = Double(layer.forwardFLOPsPerSample * batch)
-                let b = layer.parameters.isEmpty ? f : (index == 0 ? f : 2 * f)
-                rows.append([String(index), layer.kind, layer.outputShape.description,
-                             String(format: "%.3f", forward * 1e3), f == 0 ? "" : String(format: "%.1f", f / forward / 1e9),
-                             String(format: "%.3f", backward * 1e3), b == 0 ? "" : String(format: "%.1f", b / backward / 1e9)])
+                let b = layer.parameters.isEmpty ? f : (index == first ? f : 2 * f)
+                rows.append(LayerTime(index: index, kind: layer.kind, output: layer.outputShape.description,
+                                      forward: forward, backward: backward, forwardFLOPs: f, backwardFLOPs: b))
             }
-            rows.append(["", "total", "", String(format: "%.3f", totalForward * 1e3), "", String(format: "%.3f", totalBackward * 1e3), ""])
-            layersAlone = Double(batch) / (totalForward + totalBackward)
         }
-        return (Table(columns: ["#", "layer", "output", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"], rows: rows,
-                      alignments: [.right, .left, .left, .right, .right, .right, .right]), layersAlone)
+        return rows
     }
 }
 

@@ -1,7 +1,8 @@
 import ConvCore
 
 /// Walks a data set in mini-batches, reshuffled every epoch from the seed alone, and gathers
-/// each batch into one contiguous buffer `(batch, C, H, W)`.
+/// each batch into one contiguous buffer `(batch, C, H, W)`, normalised (the data set may keep
+/// its pixels as bytes).
 ///
 /// Each epoch's order comes from a generator seeded by (seed, epoch), so the walk has no
 /// running generator: its whole state is where it stands (`State`), and a sampler restored to
@@ -129,16 +130,9 @@ public struct BatchSampler {
     public mutating func gather(_ index: Int, of order: [Int]) -> Int {
         let start = index * batchSize
         let count = min(batchSize, order.count - start)
-        let size = data.sampleShape.count
-        data.images.withUnsafeBufferPointer { source in
-            images.withUnsafeMutableBufferPointer { target in
-                for k in 0..<count {
-                    let sample = order[start + k]
-                    (target.baseAddress! + k * size).update(from: source.baseAddress! + sample * size, count: size)
-                    labels[k] = data.labels[sample]
-                }
-            }
-        }
+        let samples = order[start..<(start + count)]
+        images.withUnsafeMutableBufferPointer { data.copySamples(samples, into: $0.baseAddress!) }
+        for (k, sample) in samples.enumerated() { labels[k] = data.labels[sample] }
         return count
     }
 }

@@ -87,9 +87,11 @@ public enum IDXDataset {
         let labels = try IDXReader.read(labelPath)
         let shape = try checkPair(prefix: prefix, imagePath: imagePath, images: images.dimensions, labelPath: labelPath, labels: labels.dimensions)
         let count = min(images.dimensions[0], limit ?? .max)
-        let pixels = images.bytes[0..<(count * shape.count)].map(Float.init)
+        // The bytes themselves (normalised through a table when batches are gathered).
+        var pixels = images.bytes
+        if pixels.count > count * shape.count { pixels = Array(pixels[0..<(count * shape.count)]) }
         let classLabels = labels.bytes[0..<count].map { Int32($0) }
         let classes = Int(labels.bytes.max() ?? 0) + 1
-        return LabeledImages(sampleShape: shape, images: pixels, labels: classLabels, classes: classes)
+        return LabeledImages(sampleShape: shape, pixels: pixels, labels: classLabels, classes: classes)
     }
 }

@@ -98,11 +98,7 @@ struct TrainingLoop {
 
     private func evaluate(_ data: LabeledImages, _ name: String) -> [(name: String, value: Double)] {
         guard data.count > 0 else { return [] }
-        let result = data.images.withUnsafeBufferPointer { images in
-            data.labels.withUnsafeBufferPointer { labels in
-                trainer.evaluate(images: images, labels: labels, count: data.count, batchSize: run.evaluationBatchSize)
-            }
-        }
+        let result = trainer.evaluate(data, batchSize: run.evaluationBatchSize)
         return [("\(name)_loss", result.sum / Double(data.count)), ("\(name)_accuracy", Double(result.correct) / Double(data.count))]
     }
 

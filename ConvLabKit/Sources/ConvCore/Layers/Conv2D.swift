@@ -55,16 +55,23 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     private let output = ScalarBuffer<T>(count: 0)          // (N, M, Ho, Wo)
     private let inputGradient = ScalarBuffer<T>(count: 0)   // (N, C, H, W)
-    private let columns = ScalarBuffer<T>(count: 0)         // chunks of (K, c·P), one after the other
+    let columns = ScalarBuffer<T>(count: 0)                 // chunks of (K, c·P), one after the other (training)
     private let matrixScratch = ScalarBuffer<T>(count: 0)   // (M, c·P): one chunk's Z or δ
     private let partialBias = ScalarBuffer<T>(count: 0)     // (M): one chunk's Σ δ
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W)
+    private var lastMode = PassMode.training
 
     init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm,
-         chunkBytes: Int = Conv2D.defaultChunkBytes) {
+         chunkBytes: Int = Conv2D.defaultChunkBytes, direct: Bool? = nil) {
         self.geometry = geometry
         self.algorithm = algorithm
         self.chunkBytes = chunkBytes
+        let directPossible = algorithm == .im2col && T.self == Float.self && geometry.strideY == 1 && geometry.strideX == 1
+            && geometry.padY <= geometry.kernelHeight - 1 && geometry.padX <= geometry.kernelWidth - 1
+        usesDirectKernels = directPossible && (direct ?? (geometry.channels <= Conv2D.directMaximumChannels))
+        directGeometry = DirectConvolution.Geometry(
+            channels: geometry.channels, height: geometry.height, width: geometry.width, filters: geometry.filters,
+            kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, padY: geometry.padY, padX: geometry.padX)
         chunkSize = max(1, chunkBytes / (MemoryLayout<T>.stride * geometry.patchSize * geometry.outputPlane))
         self.inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
         self.outputShape = Shape(channels: geometry.filters, height: geometry.outputHeight, width: geometry.outputWidth)
@@ -77,7 +84,70 @@ public final class Conv2D<T: EngineScalar>: Layer {
     }
 
     public func replica() -> Conv2D<T> {
-        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm, chunkBytes: chunkBytes)
+        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm, chunkBytes: chunkBytes, direct: usesDirectKernels)
+    }
+
+    // MARK: direct kernels
+
+    /// Whether the fast path runs the direct kernels (Kernels/DirectConvolution.swift) instead of
+    /// im2col + GEMM: Float32, stride 1, padding at most k − 1 (so that the input error is the
+    /// same kernel on the padded error), and at most `directMaximumChannels` input channels.
+    let usesDirectKernels: Bool
+    /// With more input channels, the GEMM's inner dimension C·kh·kw is long enough for BLAS.
+    static var directMaximumChannels: Int { 3 }
+    let directGeometry: DirectConvolution.Geometry
+    private let packedWeights = ScalarBuffer<T>(count: 0)      // forward: (group, c, a, b, 4)
+    private let packedRotated = ScalarBuffer<T>(count: 0)      // input error: rot180(W), o and c swapped
+    private let paddedScratch = ScalarBuffer<T>(count: 0)      // one sample's padded planes
+    private let paddedDelta = ScalarBuffer<T>(count: 0)        // δ with rows rounded to whole vectors
+
+    @inline(__always)
+    private func floats(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always)
+    private func floats(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    private func directForward(_ input: UnsafeBufferPointer<T>, batch: Int) {
+        let d = directGeometry, g = geometry
+        let w = floats(weight.value.readable.baseAddress!)
+        packedWeights.ensureCount(d.packedCount)
+        DirectConvolution.pack(d, into: floats(packedWeights.pointer.baseAddress!)) { o, c, a, b in
+            w[((o * g.channels + c) * g.kernelHeight + a) * g.kernelWidth + b]
+        }
+        paddedScratch.ensureCount(g.channels * d.paddedPlane)
+        DirectConvolution.forward(d, input: floats(input.baseAddress!), batch: batch, packed: floats(packedWeights.readable.baseAddress!),
+                                  bias: bias.map { floats($0.value.readable.baseAddress!) }, output: floats(output.pointer.baseAddress!),
+                                  scratch: floats(paddedScratch.pointer.baseAddress!))
+    }
+
+    private func directBackward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) {
+        let d = directGeometry, g = geometry
+        paddedScratch.ensureCount(max(batch * g.channels * d.paddedPlane, g.filters * d.paddedPlane))
+        paddedDelta.ensureCount(batch * g.filters * d.outputHeight * d.roundedWidth)
+        DirectConvolution.weightGradient(d, input: floats(lastInput.baseAddress!), outputGradient: floats(outputGradient.baseAddress!),
+                                         batch: batch, weightGradient: floats(weightGradient.pointer.baseAddress!),
+                                         biasGradient: biasGradient.map { floats($0.pointer.baseAddress!) },
+                                         paddedInput: floats(paddedScratch.pointer.baseAddress!),
+                                         paddedDelta: floats(paddedDelta.pointer.baseAddress!))
+        guard needsInputGradient else { return }
+        // δ_prev = full_corr(pad(δ, k−1−p), rot180(W)), output and input channels swapped.
+        let back = DirectConvolution.Geometry(
+            channels: g.filters, height: d.outputHeight, width: d.outputWidth, filters: g.channels,
+            kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+            padY: g.kernelHeight - 1 - g.padY, padX: g.kernelWidth - 1 - g.padX)
+        let w = floats(weight.value.readable.baseAddress!)
+        packedRotated.ensureCount(back.packedCount)
+        DirectConvolution.pack(back, into: floats(packedRotated.pointer.baseAddress!)) { c, o, a, b in
+            w[((o * g.channels + c) * g.kernelHeight + (g.kernelHeight - 1 - a)) * g.kernelWidth + (g.kernelWidth - 1 - b)]
+        }
+        paddedScratch.ensureCount(max(paddedScratch.count, g.filters * back.paddedPlane))
+        DirectConvolution.forward(back, input: floats(outputGradient.baseAddress!), batch: batch,
+                                  packed: floats(packedRotated.readable.baseAddress!), bias: nil,
+                                  output: floats(inputGradient.pointer.baseAddress!), scratch: floats(paddedScratch.pointer.baseAddress!))
     }
 
     public var forwardFLOPsPerSample: Int { 2 * geometry.filters * geometry.patchSize * geometry.outputPlane }
@@ -97,18 +167,24 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     public func forward(_ input: UnsafeBufferPointer<T>, batch: Int, mode: PassMode) -> UnsafeBufferPointer<T> {
         lastInput = input
+        lastMode = mode
         let g = geometry
         output.ensureCount(batch * g.filters * g.outputPlane)
         switch algorithm {
         case .reference:
             Conv2DReference.forward(g, input: input, weight: weight.value.readable, bias: bias?.value.readable,
                                     batch: batch, output: output.pointer)
+        case .im2col where usesDirectKernels:
+            directForward(input, batch: batch)
         case .im2col:
-            columns.ensureCount(g.patchSize * batch * g.outputPlane)
-            matrixScratch.ensureCount(g.filters * chunkSize * g.outputPlane)
+            // Training keeps every chunk's patch matrix for backward; evaluation needs one chunk's
+            // at a time, so it reuses the first (and never grows the buffer past a chunk).
+            let keepsColumns = mode == .training
+            columns.ensureCount(g.patchSize * (keepsColumns ? batch : min(batch, chunkSize)) * g.outputPlane)
+            matrixScratch.ensureCount(g.filters * min(batch, chunkSize) * g.outputPlane)
             for chunk in chunks(batch) {
                 let count = chunk.count, columnCount = count * g.outputPlane
-                let cols = columns.pointer.baseAddress! + chunk.lowerBound * g.patchSize * g.outputPlane   // (K, c·P)
+                let cols = columns.pointer.baseAddress! + (keepsColumns ? chunk.lowerBound * g.patchSize * g.outputPlane : 0)   // (K, c·P)
                 im2col(g, input: UnsafeBufferPointer(rebasing: input[(chunk.lowerBound * g.inputSize)...]), batch: count,
                        columns: UnsafeMutableBufferPointer(start: cols, count: g.patchSize * columnCount))
                 // Z (M, c·P) = W (M, K) · cols (K, c·P)
@@ -127,6 +203,7 @@ public final class Conv2D<T: EngineScalar>: Layer {
 
     public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {
         let g = geometry
+        precondition(algorithm == .reference || lastMode == .training, "Conv2D.backward needs a forward pass in training mode first")
         if needsInputGradient { inputGradient.ensureCount(batch * g.channels * g.height * g.width) }
         switch algorithm {
         case .reference:
@@ -134,6 +211,8 @@ public final class Conv2D<T: EngineScalar>: Layer {
                                      batch: batch, weightGradient: weightGradient.pointer,
                                      biasGradient: biasGradient?.pointer,
                                      inputGradient: needsInputGradient ? inputGradient.pointer : nil)
+        case .im2col where usesDirectKernels:
+            directBackward(outputGradient, batch: batch, needsInputGradient: needsInputGradient)
         case .im2col:
             biasGradient?.fill(0)
             partialBias.ensureCount(biasGradient == nil ? 0 : g.filters)

@@ -37,13 +37,14 @@ func im2col<T: EngineScalar>(_ g: ConvolutionGeometry, input: UnsafeBufferPointe
                         let out = destination + i * outW
                         let inputRow = i * g.strideY - g.padY + a
                         guard inputRow >= 0, inputRow < height else {
-                            out.update(repeating: 0, count: outW)
+                            for j in 0..<outW { out[j] = 0 }
                             continue
                         }
                         let line = source + inputRow * width - g.padX + b
                         for j in 0..<valid.lowerBound { out[j] = 0 }
                         if g.strideX == 1 {
-                            (out + valid.lowerBound).update(from: line + valid.lowerBound, count: valid.count)
+                            // Rows are short (10–28 values in LeNet): inline, not a memmove call each.
+                            copyRow(from: line + valid.lowerBound, to: out + valid.lowerBound, count: valid.count)
                         } else {
                             for j in valid { out[j] = line[j * g.strideX] }
                         }
@@ -53,6 +54,17 @@ func im2col<T: EngineScalar>(_ g: ConvolutionGeometry, input: UnsafeBufferPointe
             }
         }
     }
+}
+
+/// to[0..<count] = from[0..<count], eight at a time.
+@inline(__always)
+func copyRow<T: EngineScalar>(from: UnsafePointer<T>, to: UnsafeMutablePointer<T>, count: Int) {
+    var k = 0
+    while k + 8 <= count {
+        UnsafeMutableRawPointer(to + k).storeBytes(of: UnsafeRawPointer(from + k).loadUnaligned(as: SIMD8<T>.self), as: SIMD8<T>.self)
+        k += 8
+    }
+    while k < count { to[k] = from[k]; k += 1 }
 }
 
 /// The adjoint of im2col: dx[n, c, i·s − p + a, j·s − p + b] += dcols[(c, a, b), n·P + i·Wo + j].
@@ -116,7 +128,7 @@ func batchMajorToChannelMajor<T: EngineScalar>(_ source: UnsafeBufferPointer<T>,
     let rowLength = batch * plane
     for n in 0..<batch {
         for m in 0..<channels {
-            (dst + m * rowLength + n * plane).update(from: src + (n * channels + m) * plane, count: plane)
+            copyRow(from: src + (n * channels + m) * plane, to: dst + m * rowLength + n * plane, count: plane)
         }
     }
 }
