@@ -29,7 +29,7 @@ public final class ScalarBuffer<T: EngineScalar>: @unchecked Sendable {
 
     /// Makes `count` scalars available; their contents are unspecified afterwards. Within the
     /// capacity this only moves the end; beyond it, the old block is freed and a larger one
-    /// taken, without copying (the kernel's pages come zeroed, and nothing is written twice).
+    /// taken, neither copied nor zero-filled (every caller writes what it later reads).
     public func ensureCount(_ count: Int) {
         let count = max(count, 0)
         if count > capacity {
@@ -42,14 +42,6 @@ public final class ScalarBuffer<T: EngineScalar>: @unchecked Sendable {
         } else {
             pointer = UnsafeMutableBufferPointer(start: pointer.baseAddress, count: count)
         }
-    }
-
-    /// Gives the memory back and starts again empty (a buffer only one kind of pass needs, such
-    /// as a convolution's training columns after an evaluation).
-    public func release() {
-        UnsafeMutableBufferPointer(start: pointer.baseAddress, count: capacity).deallocate()
-        pointer = .allocate(capacity: 0)
-        capacity = 0
     }
 
     public func fill(_ value: T) { pointer.update(repeating: value) }
