@@ -9,6 +9,14 @@ extension Reporter {
         ("images_per_second", "images/s"), ("epochs_done", "epochs done"),
     ]
 
+    /// Two single runs have no interval: n = 1 on each side.
+    static let singleRunCaveat = """
+        One run on each side (n = 1): the difference has no confidence interval, and one seed cannot tell \
+        two settings apart. For an interval and a test, train several seeds and compare groups: \
+        runner report --group-by KEY --baseline VALUE.
+
+        """
+
     public func compare(_ a: Int64, _ b: Int64) throws(StoreError) -> ReportDocument {
         guard a != b else {
             throw StoreError(.invalidValue, path: reader.path, "--compare needs two different runs, got run \(a) twice")
@@ -65,7 +73,7 @@ extension Reporter {
             .init(title: "Spec keys that differ", table: differing.isEmpty ? nil : specTable,
                   text: differing.isEmpty ? "(none: the two runs have the same resolved spec)\n" : nil,
                   machineTable: specTable),
-            .init(title: "Final metrics", table: metricTable),
+            .init(title: "Final metrics", table: metricTable, text: Self.singleRunCaveat),
         ])
     }
 }

@@ -3,8 +3,10 @@ import TextKit
 
 extension Reporter {
     /// View 3: runs grouped by the values of spec keys, with mean ± standard deviation of their
-    /// final and best metrics, epochs to reach an accuracy, and mean gradient norms per layer.
-    public func groups(by keys: [String], filter: RunFilter, targetAccuracy: Double) throws(StoreError) -> ReportDocument {
+    /// final and best metrics, the 95 % interval of the mean final test accuracy, epochs to reach
+    /// an accuracy, and mean gradient norms per layer. With `baseline` (a group's values, e.g.
+    /// "max"), each other group's difference from it with its evidence (`GroupComparison`).
+    public func groups(by keys: [String], filter: RunFilter, targetAccuracy: Double, baseline: String? = nil) throws(StoreError) -> ReportDocument {
         let rows = try runRows(filter)
         guard !rows.isEmpty else { return ReportDocument([]) }
         let ids = rows.map(\.id)
@@ -47,17 +49,15 @@ extension Reporter {
             members[label, default: []].append(row)
         }
 
-        /// Mean and sample standard deviation (nil for a single value, where it is undefined).
-        func stats(_ values: [Double]) -> (mean: Double, sd: Double?)? {
-            guard !values.isEmpty else { return nil }
-            let mean = values.reduce(0, +) / Double(values.count)
-            guard values.count > 1 else { return (mean, nil) }
-            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)
-            return (mean, variance.squareRoot())
-        }
-        func show(_ s: (mean: Double, sd: Double?)?, _ digits: Int = 4) -> String {
+        /// Mean, sample standard deviation (nil for a single value, where it is undefined) and interval.
+        func stats(_ values: [Double]) -> Statistics.Summary? { Statistics.summary(values) }
+        func show(_ s: Statistics.Summary?, _ digits: Int = 4) -> String {
             guard let s else { return "–" }
             return Numbers.fixed(s.mean, digits) + (s.sd.map { " ± " + Numbers.fixed($0, digits) } ?? "")
+        }
+        func showInterval(_ s: Statistics.Summary?) -> String {
+            guard let s else { return "–" }
+            return s.interval.map { Numbers.fixed($0.low, 4) + " … " + Numbers.fixed($0.high, 4) } ?? "unknown (n = 1)"
         }
 
         var tableRows: [[String]] = []
@@ -71,18 +71,22 @@ extension Reporter {
             let hitting = group.compactMap { epochsToTarget[$0.id] }
             let toTarget = stats(hitting)
             let completed = group.filter { $0.status == "completed" }.count
-            tableRows.append(label + [String(group.count), "\(completed)", show(finalAcc), show(bestAcc), show(trainLoss), show(finalLoss),
+            tableRows.append(label + [String(group.count), "\(completed)", show(finalAcc), showInterval(finalAcc), show(bestAcc), show(trainLoss), show(finalLoss),
                                       hitting.isEmpty ? "never" : "\(show(toTarget, 1)) (\(hitting.count)/\(group.count))"])
             jsonRows.append(label.map { .text($0) } + [.number(Double(group.count)), .number(Double(completed)),
-                            num(finalAcc?.mean), num(finalAcc?.sd ?? nil), num(bestAcc?.mean), num(bestAcc?.sd ?? nil),
+                            .number(Double(finalAcc?.n ?? 0)), num(finalAcc?.mean), num(finalAcc?.sd ?? nil),
+                            num(finalAcc?.interval?.low), num(finalAcc?.interval?.high),
+                            num(bestAcc?.mean), num(bestAcc?.sd ?? nil), num(bestAcc?.interval?.low), num(bestAcc?.interval?.high),
                             num(trainLoss?.mean), num(trainLoss?.sd ?? nil), num(finalLoss?.mean), num(finalLoss?.sd ?? nil),
                             num(toTarget?.mean), .number(Double(hitting.count))])
         }
         let target = Numbers.fixed(targetAccuracy, 2)
-        let summary = Table(columns: keys + ["runs", "completed", "final test acc", "best test acc", "final train loss", "final test loss", "epochs to \(target)"],
-                            rows: tableRows, alignments: keys.map { _ in .left } + Array(repeating: .right, count: 7))
-        let jsonTable = Table(columns: keys + ["runs", "completed", "final_test_accuracy_mean", "final_test_accuracy_sd", "best_test_accuracy_mean",
-                                               "best_test_accuracy_sd", "final_train_loss_mean", "final_train_loss_sd", "final_test_loss_mean",
+        let summary = Table(columns: keys + ["runs", "completed", "final test acc", "95 % CI of mean", "best test acc", "final train loss", "final test loss", "epochs to \(target)"],
+                            rows: tableRows, alignments: keys.map { _ in .left } + Array(repeating: .right, count: 8))
+        let jsonTable = Table(columns: keys + ["runs", "completed", "final_test_accuracy_n", "final_test_accuracy_mean", "final_test_accuracy_sd",
+                                               "final_test_accuracy_ci95_low", "final_test_accuracy_ci95_high", "best_test_accuracy_mean",
+                                               "best_test_accuracy_sd", "best_test_accuracy_ci95_low", "best_test_accuracy_ci95_high",
+                                               "final_train_loss_mean", "final_train_loss_sd", "final_test_loss_mean",
                                                "final_test_loss_sd", "epochs_to_target_mean", "runs_reaching_target"],
                               rows: jsonRows.map { $0.map { cell in if case .text(let s) = cell { s } else if case .number(let n) = cell { JSONWriter.number(n) } else { "" } } },
                               values: jsonRows)
@@ -101,7 +105,18 @@ extension Reporter {
             perRun[Int64(id), default: [:]][name] = v
         }
         var sections: [ReportDocument.Section] = []
-        sections.append(.init(title: "Groups by \(keys.joined(separator: ", "))", table: summary, machineTable: jsonTable))
+        let single = order.filter { label in (members[label] ?? []).compactMap(\.finalTestAccuracy).count == 1 }
+        let note = single.isEmpty ? nil : """
+            \(single.count == order.count ? "Every group has" : "\(single.map { $0.joined(separator: ", ") }.joined(separator: "; ")) \(single.count == 1 ? "has" : "have")") \
+            one run, so its interval is unknown: one seed cannot tell groups apart, since another seed moves \
+            the accuracy too. Add seeds to the matrix ("seeds": [1, 2, 3]).
+
+            """
+        sections.append(.init(title: "Groups by \(keys.joined(separator: ", "))", table: summary, text: note, machineTable: jsonTable))
+        if let baseline {
+            let finals = order.map { label in (label, (members[label] ?? []).filter { $0.status == "completed" }) }
+            sections.append(try comparison(of: finals, keys: keys, baseline: baseline))
+        }
         if !tensors.isEmpty {
             let groupNames = order.map { $0.joined(separator: ", ") }
             let normRows = tensors.map { tensor in

@@ -8,7 +8,7 @@ extension Reporter {
     /// With `comparing`, the page starts with `compare(a, b)`'s tables, and the charts overlay
     /// the two runs (pass a filter of those two runs).
     public func html(filter: RunFilter, groupBy keys: [String], targetAccuracy: Double,
-                     comparing: (Int64, Int64)? = nil) throws(StoreError) -> String {
+                     comparing: (Int64, Int64)? = nil, baseline: String? = nil) throws(StoreError) -> String {
         let rows = try runRows(filter)
         let (matrixKeys, matrixValues) = try self.matrixKeys(rows)
         func label(_ row: RunRow) -> String {
@@ -21,10 +21,11 @@ extension Reporter {
 
         if let (a, b) = comparing {
             for section in try compare(a, b).sections {
-                body += "<h2>\(escape(section.title))</h2>\n" + (section.table.map(htmlTable) ?? "<p>\(escape(section.text ?? ""))</p>\n")
+                body += "<h2>\(escape(section.title))</h2>\n" + (section.table.map { htmlTable($0) + htmlParagraphs(section.text) } ?? "<p>\(escape(section.text ?? ""))</p>\n")
             }
         }
         body += "<h2>Runs</h2>\n" + htmlTable(try runs(filter).sections[0].table)
+        body += try htmlCosts(ids)
 
         let idList = ids.map { _ in "?" }.joined(separator: ", ")
         // A chart is 420 pixels wide, so each run's training-loss curve is thinned to about 300
@@ -61,8 +62,13 @@ extension Reporter {
         body += "</div>\n"
 
         if !keys.isEmpty {
-            let document = try groups(by: keys, filter: filter, targetAccuracy: targetAccuracy)
+            let document = try groups(by: keys, filter: filter, targetAccuracy: targetAccuracy, baseline: baseline)
             body += "<h2>Groups by \(escape(keys.joined(separator: ", ")))</h2>\n" + htmlTable(document.sections.first?.table)
+                + htmlParagraphs(document.sections.first?.text)
+            if baseline != nil, document.sections.count > 1 {
+                let difference = document.sections[1]
+                body += "<h2>\(escape(difference.title))</h2>\n" + htmlTable(difference.table) + htmlParagraphs(difference.text)
+            }
             // Mean curve of each group: the average over its runs at each x they share.
             let params = try reader.query("SELECT run_id, key, value_text FROM params WHERE run_id IN (\(idList)) AND key IN (\(keys.map { _ in "?" }.joined(separator: ", ")))",
                                           arguments: ids.map { .integer($0) } + keys.map { .text($0) })
@@ -184,6 +190,26 @@ extension Reporter {
             }.joined() + "</tr>\n"
         }
         return html + "</tbody>\n</table>\n"
+    }
+
+    /// What each run cost, and the warnings and errors runs printed (schema 5 on).
+    func htmlCosts(_ ids: [Int64]) throws(StoreError) -> String {
+        guard let costs = try costTable(ids) else { return "" }
+        var html = "<h2>Cost per run</h2>\n" + htmlTable(costs.display)
+        let problems = try reader.query("""
+            SELECT run_id, level, line FROM run_log WHERE level IN ('warning', 'error')
+            AND run_id IN (\(ids.map { _ in "?" }.joined(separator: ", "))) ORDER BY run_id, time, rowid
+            """, arguments: ids.map { .integer($0) })
+        if !problems.rows.isEmpty {
+            html += "<h2>Warnings and errors the runs printed</h2>\n"
+                + htmlTable(Table(columns: ["run", "level", "line"], rows: problems.rows.map { [$0[0].description, $0[1].string ?? "", $0[2].string ?? ""] }))
+        }
+        return html
+    }
+
+    /// Each non-empty line of a section's text as a paragraph.
+    func htmlParagraphs(_ text: String?) -> String {
+        (text ?? "").split(separator: "\n").map { "<p>\(escape(String($0)))</p>\n" }.joined()
     }
 
     func page(_ body: String) -> String {

@@ -81,6 +81,7 @@ extension Reporter {
         let events = try reader.query("SELECT time, kind, message FROM events WHERE run_id = ? ORDER BY time", arguments: [.integer(id)])
         let eventTable = Table(columns: ["time", "kind", "message"], rows: events.rows.map { [date($0[0]), $0[1].string ?? "", $0[2].string ?? ""] })
 
+        let costs: [ReportDocument.Section] = try costSections(id)
         return ReportDocument([
             .init(title: "Run \(id)", table: factTable)] + identity.notesSection + [
             .init(title: "Curves", text: charts.isEmpty ? "(no metrics yet)\n" : charts,
@@ -94,7 +95,7 @@ extension Reporter {
                       : (failures.rows.isEmpty ? "" : "failed entries:\n" + Table(query: failures).renderText(width: 160))
                         + GradientCheckSummary.verdict(checks: checkSummary.rows.count, inconclusive: inconclusiveSteps, failed: failures.rows.count),
                   machineTable: Table(query: checks)),
-            .init(title: "Events", table: eventTable),
+            .init(title: "Events", table: eventTable)] + costs + [
             .init(title: "Resolved spec", text: (row[18].string ?? "") + "\n",
                   machineTable: Table(columns: ["spec_json"], rows: [[row[18].string ?? ""]])),
         ])

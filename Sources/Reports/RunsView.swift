@@ -32,7 +32,9 @@ public struct ReportDocument: Sendable {
         case .markdown:
             return sections.compactMap { section in
                 let heading = section.title.isEmpty ? "" : "## \(section.title.terminalSafe)\n\n"
-                if let table = section.table { return heading + table.renderMarkdown() }
+                if let table = section.table {
+                    return heading + table.renderMarkdown() + (section.text.map { "\n" + TerminalText.escaped($0.trimmingCharacters(in: .newlines), keepingNewlines: true) + "\n" } ?? "")
+                }
                 return section.text.map { heading + "```\n\(TerminalText.escaped($0, keepingNewlines: true))```\n" }
             }.joined(separator: "\n")
         case .csv:

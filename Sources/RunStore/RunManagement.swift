@@ -49,7 +49,7 @@ public struct RunDeletion: Sendable, Equatable {
 extension RunStore {
     /// Every table with one or more rows per run, deleted explicitly (no cascades) with the run.
     public static let perRunTables = ["params", "metrics", "grad_norms", "grad_checks", "events", "checkpoints",
-                                      "run_tags", "run_notes", "run_data_files"]
+                                      "run_tags", "run_notes", "run_data_files", "run_costs", "run_log"]
 
     static func requireRuns(_ ids: [Int64], _ db: Database, path: String) throws {
         for id in ids where try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [id]) == nil {

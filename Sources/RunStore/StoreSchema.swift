@@ -2,12 +2,12 @@
 /// with its documentation; a test holds the two equal.
 public enum StoreSchema {
     /// The newest schema this build reads and writes.
-    public static let currentVersion = 3
+    public static let currentVersion = 5
 
     /// migrations[v - 1] upgrades a store from version v − 1 to v. `StoreMigrations` registers
     /// each with GRDB's DatabaseMigrator as "v1", "v2", …; each runs in one transaction with the
     /// update of meta.schema_version, so a store is upgraded whole or not at all.
-    public static let migrations: [String] = [version1, version2, version3]
+    public static let migrations: [String] = [version1, version2, version3, version4, version5]
 
     /// The text of `Schemas/store.sql`: every migration, in order, under a header.
     public static var documentedSQL: String {
@@ -18,7 +18,7 @@ public enum StoreSchema {
         -- metrics, grad_norms, grad_checks and events grow, written in batched transactions together with
         -- the run's heartbeat. `runner report --sql` opens the file read-only. Times are Unix seconds.
         -- Each version below is one migration of GRDB's DatabaseMigrator, recorded in grdb_migrations as
-        -- "v1", "v2", "v3"; meta.schema_version follows them (ConvLab builds from before the migrator read it
+        -- "v1", "v2", …; meta.schema_version follows them (ConvLab builds from before the migrator read it
         -- to refuse a newer store). A run's checkpoint files live in <store path>.artifacts/<run uuid>/.
         --
         -- Common questions, answered by the views at the end:
@@ -331,5 +331,45 @@ extension StoreSchema {
            (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_accuracy') AS best_test_accuracy,
            (SELECT AVG(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'images_per_second') AS images_per_second
     FROM runs r;
+    """
+}
+
+// MARK: - Schema 5 (issue 18): what each run cost, and the lines it printed.
+// Kept in one block for merging: `version4` is a placeholder for a parallel branch's version 4,
+// which replaces it at the merge.
+extension StoreSchema {
+    /// Placeholder: another branch defines schema 4.
+    static let version4 = """
+    -- (schema 4 is defined by a parallel branch; this placeholder changes nothing)
+    SELECT 1;
+    """
+
+    /// Version 5: a run's cost, measured by the process that trained it (a busy machine explains
+    /// a slow run), and the lines the run printed, so a failed run's story is readable later.
+    static let version5 = """
+    -- What a run cost, measured over the attempt that ended it (NULL columns where the system
+    -- could not say). Runs trained before schema 5 have no row.
+    CREATE TABLE run_costs (
+        run_id              INTEGER PRIMARY KEY REFERENCES runs(id),
+        wall_seconds        REAL NOT NULL,   -- from the run's start to its end in this process
+        cpu_user_seconds    REAL,            -- getrusage(RUSAGE_SELF) of the process over the run
+        cpu_system_seconds  REAL,
+        peak_rss_bytes      INTEGER,         -- the process's peak resident memory during the run (VmHWM, reset at the start)
+        peak_rss_scope      TEXT CHECK (peak_rss_scope IN ('run', 'process')),
+                                             -- 'run': reset at the run's start; 'process': since the process started
+        load_average_start  REAL,            -- 1-minute load average when the run started
+        load_average_end    REAL,            -- and when it ended
+        images_per_second   REAL,            -- training images over the run's wall time
+        host                TEXT             -- host:pid of the process that measured it
+    );
+
+    -- The lines a run printed while it trained (notes, warnings, errors, its end), in order.
+    CREATE TABLE run_log (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        time        REAL NOT NULL,
+        level       TEXT NOT NULL CHECK (level IN ('info', 'warning', 'error')),
+        line        TEXT NOT NULL
+    );
+    CREATE INDEX run_log_by_run ON run_log(run_id, time);
     """
 }

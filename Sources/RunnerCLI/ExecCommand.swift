@@ -103,7 +103,8 @@ struct Exec: ParsableCommand {
         // Closed on every way out, so the WAL is folded into the store's file (best effort: what
         // the WAL holds is durable either way).
         defer { try? runStore.close() }
-        let reporter = SweepReporter(TerminalProgress(quiet: quiet))
+        let reporter = RunCostRecorder(wrapping: SweepReporter(TerminalProgress(quiet: quiet)), store: runStore,
+                                       onFailure: { Console.error("warning: could not record the run's cost: \($0)") })
         var outcomes: [RunOutcome] = []
         for plan in plans where stop.requested == nil {
             let runner = ExperimentRunner(store: runStore, reporter: reporter, stop: stop)

@@ -10,7 +10,8 @@ struct Report: ParsableCommand {
         discussion: """
         Views:
           runner report                          one row per run
-          runner report --group-by model.pooling compare groups of runs
+          runner report --group-by model.pooling compare groups of runs (mean, sd, 95 % interval)
+          runner report --group-by model.pooling --baseline max   each group's difference from max, with its tests
           runner report --run 3                  one run: spec, curves, checks, provenance (--run 3f2a: a UUID prefix)
           runner report --compare 3 5            spec keys that differ, final metrics side by side
           runner report --tag baseline           only runs tagged so (see `runner runs tag`)
@@ -55,6 +56,9 @@ struct Report: ParsableCommand {
     @Option(name: .customLong("group-by"), help: ArgumentHelp("Compare groups of runs by this spec key (repeat for several).", valueName: "key"))
     var groupBy: [String] = []
 
+    @Option(help: ArgumentHelp("With --group-by: the group the others are compared with (its value, e.g. max; several keys: max,relu): difference of final test accuracy with its 95 % interval, Welch and paired t-tests, sign-flip test, Hedges' g.", valueName: "value"))
+    var baseline: String?
+
     @Option(help: ArgumentHelp("Accuracy whose first epoch the group view reports.", valueName: "fraction"))
     var targetAccuracy: Double = 0.85
 
@@ -76,6 +80,12 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp("Write a self-contained HTML report (charts for the selected runs and groups) to this file.", valueName: "file"))
     var html: String?
 
+    @Option(help: ArgumentHelp("Fit tables to this many columns, cutting the widest cells with …  (default: the terminal's width; no limit when output is not a terminal).", valueName: "columns"))
+    var width: Int?
+
+    /// `--width`, or the terminal's.
+    var outputWidth: Int { width ?? Console.width }
+
     @Option(help: ArgumentHelp("A running run silent for longer than this shows as stale.", valueName: "seconds"))
     var staleAfter: Double = 60
 
@@ -84,6 +94,7 @@ struct Report: ParsableCommand {
         let known = ["queued", "running", "completed", "failed", "interrupted", "diverged"]
         for s in status where !known.contains(s) { throw ValidationError("--status \"\(s)\" is not one of \(known.joined(separator: ", "))") }
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be between 0 and 1") }
+        if let width, width < 20 { throw ValidationError("--width must be at least 20 columns, not \(width)") }
         guard maxRows > 0 else { throw ValidationError("--max-rows must be a positive number of rows") }
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
         guard staleAfter.isFinite, (0...31_536_000).contains(staleAfter) else {
@@ -95,6 +106,10 @@ struct Report: ParsableCommand {
         let format = OutputFormat(rawValue: format) ?? .table
         guard compare.isEmpty || compare.count == 2 else {
             Console.error("error: --compare takes two runs (ids or UUID prefixes), got \(compare.count): \(compare.joined(separator: " ")); e.g. --compare 3 5")
+            throw ExitCode(2)
+        }
+        if baseline != nil, groupBy.isEmpty {
+            Console.error("error: --baseline compares groups, so it needs --group-by; e.g. --group-by model.pooling --baseline max")
             throw ExitCode(2)
         }
         for tag in tags where tag.isEmpty {
@@ -123,7 +138,7 @@ struct Report: ParsableCommand {
                     try OutputFile.write(text, to: html, protecting: [store.path])
                     print("wrote \(html.terminalSafe)")
                 } else {
-                    emit(document.render(format, width: Console.width), format)
+                    emit(document.render(format, width: outputWidth), format)
                 }
                 return
             }
@@ -134,7 +149,7 @@ struct Report: ParsableCommand {
             if let html {
                 // Refused before the report is built: the store must never be the output.
                 try OutputFile.check(html, protecting: [store.path])
-                let text = try reporter.html(filter: filter, groupBy: groupBy, targetAccuracy: targetAccuracy)
+                let text = try reporter.html(filter: filter, groupBy: groupBy, targetAccuracy: targetAccuracy, baseline: baseline)
                 try OutputFile.write(text, to: html, protecting: [store.path])
                 print("wrote \(html.terminalSafe)")
                 return
@@ -143,9 +158,9 @@ struct Report: ParsableCommand {
             if history {
                 document = try reporter.history(filter)
             } else if !groupBy.isEmpty {
-                document = try reporter.groups(by: groupBy, filter: filter, targetAccuracy: targetAccuracy)
+                document = try reporter.groups(by: groupBy, filter: filter, targetAccuracy: targetAccuracy, baseline: baseline)
             } else if runIDs.count == 1, experiment == nil, status.isEmpty, wheres.isEmpty, tags.isEmpty {
-                document = try reporter.run(runIDs[0], chartWidth: max(30, min(100, Console.width - 14)))
+                document = try reporter.run(runIDs[0], chartWidth: max(30, min(100, outputWidth - 14)))
             } else {
                 document = try reporter.runs(filter)
             }
@@ -153,7 +168,7 @@ struct Report: ParsableCommand {
                 Console.error("no runs match the filters")
                 throw ExitCode(1)
             }
-            emit(document.render(format, width: Console.width), format)
+            emit(document.render(format, width: outputWidth), format)
         } catch let error as StoreError {
             Console.error("error: \(error)")
             throw ExitCode(2)
@@ -187,12 +202,12 @@ struct Report: ParsableCommand {
         if SQLText(query).isBlank {
             let catalog = try reader.catalog()
             let table = Table(columns: ["name", "type", "columns"], rows: catalog.map { [$0.name, $0.type, $0.columns.joined(separator: ", ")] })
-            emit(format.render(table, width: Console.width), format)
+            emit(format.render(table, width: outputWidth), format)
             if format == .table { print("\nThe views are documented in Schemas/store.sql. Example: runner report --sql \"SELECT * FROM run_final_metrics\"") }
             return
         }
         let result = try reader.query(query, limits: QueryLimits(maxRows: maxRows, seconds: timeout))
-        emit(format.render(Table(query: result), width: Console.width), format)
+        emit(format.render(Table(query: result), width: outputWidth), format)
     }
 }
 

@@ -98,10 +98,12 @@ enum Console {
 
     static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
-    /// The terminal's width, or $COLUMNS, or 120 when output is not a terminal.
+    /// The terminal's width (or $COLUMNS, or 120, when the terminal does not say); no limit when
+    /// output is not a terminal, so a piped table keeps every cell whole.
     static var width: Int {
+        guard isatty(STDOUT_FILENO) == 1 else { return Int.max }
         var size = winsize()
-        if isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
         if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 20 { return columns }
         return 120
     }

@@ -79,12 +79,18 @@ struct ReportsTests {
         // max: final accuracies 0.88 and 0.84 → mean 0.86, sample sd 0.0283.
         #expect(table.rows[0][3] == "0.8600 ± 0.0283")
         // max reaches 0.85 at epoch 2 in one run, never in the other; avg at epoch 3 in one run.
-        #expect(table.rows[0][7] == "2.0 (1/2)")   // one run: no standard deviation
-        #expect(table.rows[1][7] == "3.0 (1/2)")
+        // 95 % interval of the mean: 0.86 ± t(0.975, 1) · 0.0283 / √2 = 0.86 ± 12.7062 · 0.02 = 0.86 ± 0.2541.
+        #expect(table.cell(0, "95 % CI of mean") == "0.6059 … 1.1141")
+        #expect(table.rows[0][8] == "2.0 (1/2)")   // one run: no standard deviation
+        #expect(table.rows[1][8] == "3.0 (1/2)")
         let norms = try #require(document.sections.last?.table)
         #expect(norms.rows == [["0 conv.weight", "4.00e-01", "2.00e-01"]])
         let machine = try #require(document.sections.first?.machineTable)
         #expect(machine.columns.contains("final_test_accuracy_sd"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(machine.renderJSON().utf8)) as? [[String: Any]])
+        #expect(json[0]["final_test_accuracy_n"] as? Double == 2)
+        #expect(abs((json[0]["final_test_accuracy_ci95_low"] as? Double ?? 0) - (0.86 - 12.706204736174694 * 0.02)) < 1e-9)
+        #expect(document.sections.first?.text == nil)      // every group has two runs: no one-seed warning
     }
 
     @Test("an unknown group key is an error with a suggestion")

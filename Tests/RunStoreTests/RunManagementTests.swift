@@ -20,6 +20,9 @@ func fillPerRunTables(_ store: RunStore, run id: Int64) throws {
     try store.tag(runs: [id], with: "t")
     try store.addNote(run: id, text: "n")
     _ = try store.write { db in try db.execute(sql: "INSERT INTO run_data_files VALUES (?, '/d', 'x')", arguments: [id]) }
+    try store.recordCost(run: id, RunCost(wallSeconds: 2, cpuUserSeconds: 3, cpuSystemSeconds: 0.5, peakRSSBytes: 1 << 20, peakRSSScope: "run",
+                                          loadAverageStart: 1, loadAverageEnd: 2, imagesPerSecond: 100, host: "h:1"),
+                         log: [RunLogLine(time: 1, level: .warning, line: "w")])
 }
 
 @Suite("Run references, tags, notes and deletion")
