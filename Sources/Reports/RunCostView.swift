@@ -19,7 +19,7 @@ extension Reporter {
             FROM run_costs c WHERE c.run_id IN (\(ids.map { _ in "?" }.joined(separator: ", "))) ORDER BY c.run_id
             """, arguments: ids.map { .integer($0) })
         guard !result.rows.isEmpty else { return nil }
-        func seconds(_ v: SQLValue) -> String { v.double.map { String(format: "%.1f s", $0) } ?? "–" }
+        func seconds(_ v: SQLValue) -> String { v.double.map { String(format: $0 < 10 ? "%.2f s" : "%.1f s", $0) } ?? "–" }
         let rows = result.rows.map { r -> [String] in
             let cpu = (r[2].double ?? .nan) + (r[3].double ?? .nan)
             let ratio = r[1].double.map { cpu / $0 }.flatMap { $0.isFinite ? String(format: "%.2f", $0) : nil } ?? "–"

@@ -44,9 +44,9 @@ public final class RunCostRecorder: ProgressReporter {
     public func runFinished(_ outcome: RunOutcome) {
         inner.runFinished(outcome)
         guard let start = started, start.runID == outcome.runID else { return }
+        log(outcome.status == .completed ? .info : .error,
+            "\(outcome.status.rawValue) after \(outcome.epochsDone) epochs" + (outcome.error.map { ": \($0)" } ?? ""))
         started = nil
-        let ended = outcome.status == .completed
-        log(ended ? .info : .error, "\(outcome.status.rawValue) after \(outcome.epochsDone) epochs" + (outcome.error.map { ": \($0)" } ?? ""))
         // A run another process took over is that process's to record.
         if case .takenOver = outcome.disposition { return }
         let usage = ProcessProbe.cpuSeconds()
