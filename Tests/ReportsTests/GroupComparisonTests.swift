@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 @testable import Reports
 @testable import RunStore
@@ -76,6 +79,10 @@ struct GroupComparisonTests {
         // Markdown carries the sentences too; the group table has its interval column.
         #expect(document.render(.markdown, width: 80).contains("The data cannot tell avg from max apart"))
         #expect(document.sections[0].table?.columns.contains("95 % CI of mean") == true)
+        // The HTML report carries the difference table and its sentences, and stays well-formed XML.
+        let page = try reporter.html(filter: RunFilter(), groupBy: ["model.pooling"], targetAccuracy: 0.85, baseline: "max")
+        #expect(page.contains("<h2>Difference from model.pooling = max</h2>") && page.contains("<p>The data cannot tell avg from max apart"))
+        #expect(XMLParser(data: Data(page.utf8)).parse())
     }
 
     @Test("several groups: the deciding p-values are Holm-adjusted and the report says so; 0.038 alone would pass, adjusted it does not")

@@ -295,6 +295,9 @@ struct ReportsTests {
         #expect(try reporter.runs(RunFilter()).sections.first?.table?.cell(0, Table.checksColumn) == "1/0/0/0")
         #expect(try reporter.run(1).render(.table, width: 200).contains("every checked entry passed"))
         #expect(try reporter.html(filter: RunFilter(), groupBy: [], targetAccuracy: 0.5).contains("<th>trivial</th>"))
+        // No run_costs table before schema 5: said, not queried.
+        #expect(try reporter.run(1).render(.table, width: 200).contains("(not recorded: this store is from before schema 5"))
+        #expect(try !reporter.html(filter: RunFilter(), groupBy: [], targetAccuracy: 0.5).contains("Cost per run"))
     }
 
     @Test("long curves are thinned to about 300 points per run in the HTML")
