@@ -130,14 +130,15 @@ extension RunStore {
 
     /// `claimRun`, telling what the run was before the claim or why it was refused.
     public func claim(run id: Int64, staleAfter: TimeInterval, claimant: String = RunStore.claimant,
-                      now: Double = Date().timeIntervalSince1970) throws(StoreError) -> ClaimOutcome {
+                      identity: ClaimantIdentity? = .current, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> ClaimOutcome {
         do {
             return try writer.writeWithoutTransaction { db in
                 var outcome = ClaimOutcome.unknownRun
                 try db.inTransaction(.immediate) {
                     guard let before = try Self.storedRuns(db, where: "r.id = ?", arguments: [id]).first else { return .commit }
                     let taken = try Int64.fetchOne(db, sql: "UPDATE runs SET \(Self.claimAssignments) WHERE id = :id AND \(Self.claimableCondition) RETURNING id",
-                                                   arguments: ["id": id, "now": now, "staleAfter": staleAfter, "claimant": claimant]) != nil
+                                                   arguments: ["id": id] + Self.claimArguments(claimant: claimant, identity: identity,
+                                                                                               now: now, staleAfter: staleAfter)) != nil
                     outcome = taken ? .claimed(before: before) : .refused(current: before)
                     return .commit
                 }
