@@ -93,13 +93,23 @@ extension RunStore {
         }
     }
 
+    /// The condition that a run is still held by `claimant` with `identity`: two processes may
+    /// carry one "host:pid" (containers with one host name, each its own pid 1), so the identity
+    /// is compared too (with IS: a claim made without identity is held by a claimant without one).
+    static func heldBy(_ claimant: String, identity: ClaimantIdentity?) -> (sql: String, arguments: StatementArguments) {
+        ("claimed_by = ? AND claimant_boot_id IS ? AND claimant_pid_namespace IS ? AND claimant_start_ticks IS ?",
+         [claimant, identity?.bootID, identity?.pidNamespace, identity?.startTicks])
+    }
+
     /// Refreshes the heartbeat of a run this process claimed. False when another process has
     /// claimed it since (this one was silent past the stale limit, e.g. stopped with SIGSTOP):
     /// the run is no longer this process's to train, and it should stop writing to it.
-    public func beat(run id: Int64, claimant: String, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Bool {
-        try write { db in
-            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND claimed_by = ?",
-                           arguments: [now, id, claimant])
+    public func beat(run id: Int64, claimant: String, identity: ClaimantIdentity? = .current,
+                     now: Double = Date().timeIntervalSince1970) throws(StoreError) -> Bool {
+        let held = Self.heldBy(claimant, identity: identity)
+        return try write { db in
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND \(held.sql)",
+                           arguments: [now, id] + held.arguments)
             return db.changesCount == 1
         }
     }
@@ -108,15 +118,16 @@ extension RunStore {
     /// be resumed from): it is put back exactly as `before` was, so the refusal changes nothing.
     /// False when `claimant` no longer holds it.
     @discardableResult
-    public func releaseClaim(run before: StoredRun, claimant: String) throws(StoreError) -> Bool {
-        try write { db in
+    public func releaseClaim(run before: StoredRun, claimant: String, identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
+        let held = Self.heldBy(claimant, identity: identity)
+        return try write { db in
             try db.execute(sql: """
                 UPDATE runs SET status = ?, heartbeat_at = ?, claimed_by = ?, claimant_boot_id = ?, claimant_pid_namespace = ?,
                                 claimant_start_ticks = ?, started_at = ?, finished_at = ?, error = ?, failure_kind = ?
-                WHERE id = ? AND status = 'running' AND claimed_by = ?
+                WHERE id = ? AND status = 'running' AND \(held.sql)
                 """, arguments: [before.status.rawValue, before.heartbeatAt, before.claimedBy, before.claimantIdentity?.bootID,
                                  before.claimantIdentity?.pidNamespace, before.claimantIdentity?.startTicks, before.startedAt,
-                                 before.finishedAt, before.error, before.failureKind?.rawValue, before.id, claimant])
+                                 before.finishedAt, before.error, before.failureKind?.rawValue, before.id] + held.arguments)
             return db.changesCount == 1
         }
     }

@@ -132,8 +132,35 @@ struct ClaimantIdentityTests {
         }
         #expect(before.claimantIdentity == first)
         #expect(try reader.query("SELECT \(columns) FROM runs").rows == [[.text("b:2"), .null, .null, .null]])
-        #expect(try store.releaseClaim(run: before, claimant: "b:2"))
+        #expect(try store.releaseClaim(run: before, claimant: "b:2", identity: nil))
         #expect(try reader.query("SELECT \(columns) FROM runs").rows == [[.text("a:1"), .text("boot-a"), .text("pid:[7]"), .integer(70)]])
+    }
+
+    @Test("two processes with one host:pid (containers of one host name, each with its own pid 1): once the second took the run over, the first can write nothing")
+    func sameNameOtherIdentityHoldsNothing() throws {
+        let (path, _, ids) = try queuedStore(runs: 1)
+        let store = try RunStore(path: path)
+        let first = ClaimantIdentity(bootID: "boot", pidNamespace: "pid:[100]", startTicks: 5)
+        let second = ClaimantIdentity(bootID: "boot", pidNamespace: "pid:[200]", startTicks: 5)
+        #expect(try store.claimRun(ids[0], staleAfter: 60, claimant: "box:1", identity: first, now: 100))
+        #expect(try store.beat(run: ids[0], claimant: "box:1", identity: first, now: 110))
+        // The first went silent past the stale limit; the second, of the same name, takes the run over.
+        #expect(try store.claimRun(ids[0], staleAfter: 60, claimant: "box:1", identity: second, now: 200))
+        var batch = RecordBatch()
+        batch.metrics = [.init(name: "train_loss", step: 1, epoch: 0.1, value: 1, wallTime: 1)]
+        #expect(try !store.beat(run: ids[0], claimant: "box:1", identity: first, now: 201))
+        #expect(try !store.append(batch, run: ids[0], epochsDone: 0, stepsDone: 1, claimant: "box:1", identity: first))
+        #expect(try !store.recordProvenance(run: ids[0], provenance, claimant: "box:1", identity: first))
+        #expect(try !store.discardRecords(run: ids[0], after: nil, claimant: "box:1", identity: first))
+        #expect(try !store.finish(run: ids[0], status: .completed, claimant: "box:1", identity: first))
+        let current = try #require(try store.storedRun(ids[0]))
+        #expect(try !store.releaseClaim(run: current, claimant: "box:1", identity: first))
+        #expect(try store.storedRun(ids[0]) == current)
+        #expect(current.heartbeatAt == 200 && current.claimantIdentity == second && current.stepsDone == 0)
+        // The second holds it.
+        #expect(try store.beat(run: ids[0], claimant: "box:1", identity: second, now: 202))
+        #expect(try store.append(batch, run: ids[0], epochsDone: 0, stepsDone: 1, claimant: "box:1", identity: second))
+        #expect(try store.finish(run: ids[0], status: .completed, claimant: "box:1", identity: second))
     }
 
     @Test("runs rm refuses a fresh run of another boot's process with a pid that does not exist here, and deletes it once its own boot's")
