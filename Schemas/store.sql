@@ -4,7 +4,7 @@
 -- metrics, grad_norms, grad_checks and events grow, written in batched transactions together with
 -- the run's heartbeat. `runner report --sql` opens the file read-only. Times are Unix seconds.
 -- Each version below is one migration of GRDB's DatabaseMigrator, recorded in grdb_migrations as
--- "v1", "v2", "v3"; meta.schema_version follows them (ConvLab builds from before the migrator read it
+-- "v1", "v2", "v3", "v4"; meta.schema_version follows them (ConvLab builds from before the migrator read it
 -- to refuse a newer store). A run's checkpoint files live in <store path>.artifacts/<run uuid>/.
 --
 -- Common questions, answered by the views at the end:
@@ -295,3 +295,11 @@ SELECT r.id AS run_id,
        (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_accuracy') AS best_test_accuracy,
        (SELECT AVG(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'images_per_second') AS images_per_second
 FROM runs r;
+-- Schema version 4
+-- runs gains the identity of the process that claimed it, beside claimed_by ("host:pid"). The run is
+-- taken over at once when that process is gone, which is judged only on the same host name, boot id
+-- and pid namespace (the pid no longer exists, or its process started at another time: the pid was
+-- reused); anywhere else the heartbeat decides. NULL in claims made before schema 4.
+ALTER TABLE runs ADD COLUMN claimant_boot_id TEXT;         -- /proc/sys/kernel/random/boot_id of the claimant's kernel
+ALTER TABLE runs ADD COLUMN claimant_pid_namespace TEXT;   -- its /proc/self/ns/pid, e.g. 'pid:[4026531836]'
+ALTER TABLE runs ADD COLUMN claimant_start_ticks INTEGER;  -- its start time: field 22 of /proc/<pid>/stat, clock ticks since boot

@@ -176,7 +176,8 @@ private struct StoreMerger {
             }
             for row in runRows[id] ?? [] {
                 let sourceID: Int64 = row["id"], uuid: String = row["uuid"]
-                let values = runColumns.map { row[$0] as DatabaseValue }
+                // A column an input of an older schema lacks (schema 4's claimant identity) is NULL.
+                let values = runColumns.map { (row[$0] as DatabaseValue?) ?? .null }
                 switch decisions[sourceID] ?? .insert {
                 case .insert:
                     try db.execute(sql: "INSERT INTO runs(experiment_id, \(runColumns.joined(separator: ", "))) VALUES (?, \(placeholders(runColumns.count)))",

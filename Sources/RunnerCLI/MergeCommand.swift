@@ -14,7 +14,7 @@ struct Merge: ParsableCommand {
 
         An input experiment joins the OUT experiment that holds one of its runs, or else one of the same spec that has none of its runs yet (another shard of the sweep); otherwise it is added.
 
-        The merge is one SQLite transaction: if anything fails — an input that is missing, not a store, written by a newer ConvLab, a checkpoint file missing or changed — every row of OUT is left as it was (a new OUT is not left behind), and so it is if the merge is killed. Inputs are only read. OUT may not be one of the inputs (also through a symlink or a hard link), and no input may be given twice. Stores written by an older ConvLab are refused; --upgrade-inputs upgrades them in place first (it gives their runs UUIDs, once).
+        The merge is one SQLite transaction: if anything fails — an input that is missing, not a store, written by a newer ConvLab, a checkpoint file missing or changed — every row of OUT is left as it was (a new OUT is not left behind), and so it is if the merge is killed. Inputs are only read. OUT may not be one of the inputs (also through a symlink or a hard link), and no input may be given twice. Stores written before store schema 3 (runs without UUIDs) are refused; --upgrade-inputs upgrades them in place first (it gives their runs UUIDs, once).
 
         Never let two machines write one SQLite file over NFS: its locking is not reliable there. Give each machine (each Slurm task) a store of its own, and merge them.
 
@@ -30,7 +30,7 @@ struct Merge: ParsableCommand {
     @Argument(help: ArgumentHelp("The stores to merge from; only read.", valueName: "in.sqlite"))
     var inputs: [String] = []
 
-    @Flag(name: .long, help: "Upgrade inputs written by an older ConvLab in place before merging them.")
+    @Flag(name: .long, help: "Upgrade inputs from before store schema 3 (runs without UUIDs) in place before merging them.")
     var upgradeInputs = false
 
     @Flag(name: .shortAndLong, help: "Print only the summary.")

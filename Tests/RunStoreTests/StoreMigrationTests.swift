@@ -71,7 +71,7 @@ struct StoreMigrationTests {
         for (sql, (old, new)) in zip(legacyContent, zip(before, after)) { #expect(old == new, "\(sql)") }
         let reader = try StoreReader(path: path)
         #expect(reader.schemaVersion == StoreSchema.currentVersion)
-        #expect(try reader.query("SELECT identifier FROM grdb_migrations ORDER BY identifier").rows == [[.text("v1")], [.text("v2")], [.text("v3")]])
+        #expect(try reader.query("SELECT identifier FROM grdb_migrations ORDER BY identifier").rows == [[.text("v1")], [.text("v2")], [.text("v3")], [.text("v4")]])
         // Every run got its own UUID, version 4, lower case.
         let uuids = try reader.query("SELECT uuid FROM runs ORDER BY id").rows.compactMap { $0[0].string }
         #expect(uuids.count == 3 && Set(uuids).count == 3 && uuids.allSatisfy(isVersion4UUID), "\(uuids)")
@@ -146,7 +146,7 @@ struct StoreMigrationTests {
     func unknownMigrationRefused() throws {
         let path = temporaryStorePath()
         let store = try makeStore(path)
-        _ = try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v4')") }
+        _ = try store.write { db in try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES ('v5')") }
         try store.checkpointAndClose()
         let before = try storeFileBytes(path)
         for open in [{ _ = try RunStore(path: path) }, { _ = try StoreReader(path: path) }] as [() throws -> Void] {
@@ -154,7 +154,7 @@ struct StoreMigrationTests {
                 try open()
             } throws: { error in
                 (error as? StoreError)?.kind == .newerSchema
-                    && "\(error)".contains("was written by a newer ConvLab (store migrations v4 are unknown to this build, which knows v1, v2, v3); upgrade ConvLab to use it — the file was not changed")
+                    && "\(error)".contains("was written by a newer ConvLab (store migrations v5 are unknown to this build, which knows v1, v2, v3, v4); upgrade ConvLab to use it — the file was not changed")
             }
         }
         #expect(try storeFileBytes(path) == before)
