@@ -123,6 +123,12 @@ struct MergeStaging {
         try Self.sync(target)
     }
 
+    /// What merges into `output` that were killed left beside it: removed. (A merge killed after
+    /// it had put OUT in place leaves its folder beside an OUT that exists.)
+    static func removeLeftovers(of output: String) {
+        try? underParentLock(output) { () throws(StoreError) in removeAbandoned(output) }
+    }
+
     /// Removes the staging folders of `output` whose merge is gone (nobody holds their lock).
     private static func removeAbandoned(_ output: String) {
         let parent = parent(of: output), prefix = prefix(of: output)

@@ -65,6 +65,8 @@ extension RunStore {
                 throw staging.naming(error)
             }
             progress("\(output) was created by another process meanwhile: merging into it")
+        } else {
+            MergeStaging.removeLeftovers(of: output)
         }
         return try merge(into: output, checked: checked, foldWAL: false, progress: progress)
     }

@@ -59,7 +59,7 @@ struct MergeIntoNewStoreTests {
         #expect(try StoreReader(path: fresh).query("PRAGMA integrity_check").rows == [[.text("ok")]])
     }
 
-    @Test("checkpoint files left in OUT.artifacts without an OUT (a merge killed between its two moves) are written over, and a dead merge's folder is removed")
+    @Test("checkpoint files left in OUT.artifacts without an OUT (a merge killed between its two moves) are written over, and a dead merge's folder is removed, whether OUT exists or not")
     func leftoversAreReplaced() throws {
         let folder = temporaryFolder()
         let spec = writeSpec(folder, epochs: 1)
@@ -79,6 +79,16 @@ struct MergeIntoNewStoreTests {
         #expect(merge.status == 0, "\(merge.stderr)")
         #expect(try checkpointFiles(out) == ["OUT.artifacts/\(uuid)/\(name)": true])
         #expect(stagingFolders(of: out).isEmpty)
+        // Beside an OUT that exists (a merge killed after it had put OUT in place) too; the folder
+        // of a merge still running (its lock held) stays.
+        try FileManager.default.createDirectory(atPath: dead, withIntermediateDirectories: true)
+        let live = folder + "/.out.sqlite.merging-live"
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        let lock = open(live, O_RDONLY | O_DIRECTORY)
+        defer { close(lock) }
+        #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
+        #expect(try runner("merge", out, input, "--quiet").status == 0)
+        #expect(stagingFolders(of: out) == [live])
     }
 
     @Test("kill -9 at several moments of a merge into a new OUT: OUT is absent or complete; the next merge completes it and removes what the killed one left")
