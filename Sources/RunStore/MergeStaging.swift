@@ -75,6 +75,7 @@ struct MergeStaging {
             // Checkpoint files first: until OUT exists nothing refers to them, so a kill between
             // the two steps leaves only files that the next merge into OUT writes over.
             try moveArtifacts()
+            try Self.sync(Self.parent(of: output))
             if link(storePath, output) != 0 {
                 let linkError = errno
                 guard linkError != EEXIST else { return false }
