@@ -47,7 +47,7 @@ struct SpecFileTests {
             }
             writer.start()
             do {
-                let text = try SpecFile.read(path)
+                let text = try SpecFile.text(of: path)
                 #expect(!refused && text.utf8.count == count)
             } catch {
                 #expect(refused, "\(error)")

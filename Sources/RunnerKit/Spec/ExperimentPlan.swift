@@ -88,7 +88,7 @@ public struct ExperimentPlan: Sendable {
 public enum SpecLoader {
     /// Reads, validates and expands a spec file. Every problem found is reported at once.
     public static func load(file: String, registry: PluginRegistry = .builtIn, loadsPlugins: Bool = true) throws(SpecError) -> ExperimentPlan {
-        try plan(text: try SpecFile.read(file), file: file, registry: registry, loadsPlugins: loadsPlugins)
+        try plan(text: try SpecFile.text(of: file), file: file, registry: registry, loadsPlugins: loadsPlugins)
     }
 
     /// `loadsPlugins`: whether the spec's `plugins` libraries are loaded (the fuzzer's specs must

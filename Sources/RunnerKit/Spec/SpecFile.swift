@@ -6,7 +6,7 @@ public enum SpecFile {
     /// reading it whole would take seconds and memory before the parser said so.
     public static let maximumBytes = 4 << 20
 
-    public static func read(_ file: String) throws(SpecError) -> String {
+    public static func text(of file: String) throws(SpecError) -> String {
         func refuse(_ message: String) -> SpecError {
             SpecError(file: file, issues: [SpecIssue(path: "", line: 0, column: 0, message: message)])
         }
@@ -22,13 +22,13 @@ public enum SpecFile {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while bytes.count <= maximumBytes {
-            let read = chunk.withUnsafeMutableBytes { buffer in
-                Glibc.read(descriptor, buffer.baseAddress, min(buffer.count, maximumBytes + 1 - bytes.count))
+            let got = chunk.withUnsafeMutableBytes { buffer in
+                read(descriptor, buffer.baseAddress, min(buffer.count, maximumBytes + 1 - bytes.count))
             }
-            if read < 0, errno == EINTR { continue }
-            guard read >= 0 else { throw refuse("cannot be read (\(String(cString: strerror(errno))))") }
-            if read == 0 { break }
-            bytes += chunk[..<read]
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { throw refuse("cannot be read (\(String(cString: strerror(errno))))") }
+            if got == 0 { break }
+            bytes += chunk[..<got]
         }
         guard bytes.count <= maximumBytes else { throw refuse(tooLarge("is larger than the limit (it grew while read, or is a pipe)")) }
         // One byte order mark is allowed (RFC 8259 §8.1). It is dropped here so that the text (and
