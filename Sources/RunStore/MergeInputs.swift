@@ -87,6 +87,26 @@ public struct MergeInputs: Sendable, Equatable {
             }
             versions.append(version)
         }
+        for input in inputs { try checkIntact(input) }
         return MergeInputs(paths: inputs, versions: versions)
+    }
+
+    /// An input with damaged pages (bytes overwritten, the file cut short) is refused before
+    /// anything is written: SQLite notices damage only on the page it reads, which may be half-way
+    /// through the merge, or never for the rows it copies wrong.
+    static func checkIntact(_ input: String) throws(StoreError) {
+        let queue = try RunStore.openInput(input)
+        defer { try? queue.close() }
+        let problems: [String]
+        do {
+            problems = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(3)") }
+        } catch {
+            let translated = RunStore.translate(error, path: input)
+            throw StoreError(translated.kind, path: input, translated.message.replacingOccurrences(of: "; choose another --store path", with: "")
+                             + "; restore it from a copy, or leave it out (nothing was merged)")
+        }
+        guard problems != ["ok"] else { return }
+        let said = problems.joined(separator: "; ").split(whereSeparator: \.isNewline).joined(separator: " ")
+        throw StoreError(.notAStore, path: input, "is damaged (SQLite's quick_check: \(said)); restore it from a copy, or leave it out (nothing was merged)")
     }
 }
