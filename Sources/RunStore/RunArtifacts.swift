@@ -43,13 +43,14 @@ extension RunStore {
     /// held, so no other process can claim the run meanwhile) checks that `claimant` still holds
     /// the run, lets `place` put the file in place, and records it. False, with nothing placed or
     /// recorded, once another process has claimed the run; false too when `place` fails.
-    public func addCheckpoint(_ checkpoint: CheckpointRecord, claimant: String, placing place: () -> Bool) throws(StoreError) -> Bool {
+    public func addCheckpoint(_ checkpoint: CheckpointRecord, claimant: String, identity: ClaimantIdentity? = .current,
+                              placing place: () -> Bool) throws(StoreError) -> Bool {
         try check(checkpoint)
         do {
             return try writer.writeWithoutTransaction { db in
                 var recorded = false
                 try db.inTransaction(.immediate) {
-                    guard try Self.holds(db, run: checkpoint.runID, claimant: claimant), place() else { return .rollback }
+                    guard try Self.holds(db, run: checkpoint.runID, claimant: claimant, identity: identity), place() else { return .rollback }
                     try insertCheckpoint(db, checkpoint)
                     recorded = true
                     return .commit
