@@ -32,6 +32,9 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "runner", dependencies: ["RunnerCLI"]),
+        // A program ThreadExitTests runs many times under glibc's malloc checking: training on a
+        // thread that exits holding the last reference to a store (issue 15's heap corruption).
+        .executableTarget(name: "thread-exit-probe", dependencies: [kit, "RunStore"], path: "Tests/ThreadExitProbe"),
         .testTarget(name: "ConvCoreTests", dependencies: [kit]),
         .testTarget(name: "DatasetsTests", dependencies: [kit]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"], exclude: ["Fixtures"]),

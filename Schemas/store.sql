@@ -296,8 +296,13 @@ SELECT r.id AS run_id,
        (SELECT AVG(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'images_per_second') AS images_per_second
 FROM runs r;
 -- Schema version 4
--- (schema 4 is defined by a parallel branch; this placeholder changes nothing)
-SELECT 1;
+-- runs gains the identity of the process that claimed it, beside claimed_by ("host:pid"). The run is
+-- taken over at once when that process is gone, which is judged only on the same host name, boot id
+-- and pid namespace (the pid no longer exists, or its process started at another time: the pid was
+-- reused); anywhere else the heartbeat decides. NULL in claims made before schema 4.
+ALTER TABLE runs ADD COLUMN claimant_boot_id TEXT;         -- /proc/sys/kernel/random/boot_id of the claimant's kernel
+ALTER TABLE runs ADD COLUMN claimant_pid_namespace TEXT;   -- its /proc/self/ns/pid, e.g. 'pid:[4026531836]'
+ALTER TABLE runs ADD COLUMN claimant_start_ticks INTEGER;  -- its start time: field 22 of /proc/<pid>/stat, clock ticks since boot
 -- Schema version 5
 -- What a run cost, measured over the attempt that ended it (NULL columns where the system
 -- could not say). Runs trained before schema 5 have no row.

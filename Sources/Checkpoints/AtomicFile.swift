@@ -10,6 +10,13 @@ import Darwin
 /// the rename survives a power cut.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws(AtomicFileError) {
+        try prepare(bytes, for: path).commit()
+    }
+
+    /// `write`'s first half: the bytes in a temporary file beside `path`, flushed to disk. Its
+    /// `commit()` renames it into place, `discard()` deletes it: for a caller that decides only at
+    /// the last moment, under a lock of its own, whether the file may replace what is there.
+    public static func prepare(_ bytes: [UInt8], for path: String) throws(AtomicFileError) -> Pending {
         let folder = parentFolder(of: path)
         let temporary = "\(folder)/.\(baseName(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -31,15 +38,31 @@ public enum AtomicFile {
             throw AtomicFileError(path: path, step: "flush to disk", code: code)
         }
         close(descriptor)
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw AtomicFileError(path: path, step: "rename into place", code: code)
+        return Pending(path: path, temporary: temporary)
+    }
+
+    /// A file written and flushed under a temporary name, not yet in place.
+    public struct Pending: Sendable {
+        public let path: String
+        let temporary: String
+
+        /// Renames the file into place, then flushes the folder so the rename survives a power cut.
+        public func commit() throws(AtomicFileError) {
+            guard rename(temporary, path) == 0 else {
+                let code = errno
+                unlink(temporary)
+                throw AtomicFileError(path: path, step: "rename into place", code: code)
+            }
+            let folderDescriptor = open(parentFolder(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if folderDescriptor >= 0 {
+                _ = fsync(folderDescriptor)
+                close(folderDescriptor)
+            }
         }
-        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folderDescriptor >= 0 {
-            _ = fsync(folderDescriptor)
-            close(folderDescriptor)
+
+        /// Deletes the temporary file (nothing once it is committed).
+        public func discard() {
+            unlink(temporary)
         }
     }
 

@@ -162,11 +162,20 @@ public struct CheckpointFile: Equatable, Sendable {
     /// returns its size and SHA-256 (lowercase hex) for the store.
     @discardableResult
     public func write(to path: String) throws(CheckpointError) -> (bytes: Int, sha256: String) {
+        let prepared = try prepare(to: path)
+        do { try prepared.file.commit() } catch { throw Self.writeError(error) }
+        return (prepared.bytes, prepared.sha256)
+    }
+
+    /// `write`'s first half (`AtomicFile.prepare`): the checkpoint flushed under a temporary name
+    /// beside `path`, to be put in place with `file.commit()` or dropped with `file.discard()`.
+    public func prepare(to path: String) throws(CheckpointError) -> (file: AtomicFile.Pending, bytes: Int, sha256: String) {
         let bytes = encoded()
-        do { try AtomicFile.write(bytes, to: path) } catch {
-            throw CheckpointError(file: path, problem: "could not be written: could not \(error.step): \(String(cString: strerror(error.code)))")
-        }
-        return (bytes.count, Self.sha256(bytes))
+        do { return (try AtomicFile.prepare(bytes, for: path), bytes.count, Self.sha256(bytes)) } catch { throw Self.writeError(error) }
+    }
+
+    static func writeError(_ error: AtomicFileError) -> CheckpointError {
+        CheckpointError(file: error.path, problem: "could not be written: could not \(error.step): \(String(cString: strerror(error.code)))")
     }
 
     /// Reads and checks a checkpoint: that it exists, is whole, has the SHA-256 the store

@@ -68,6 +68,8 @@ public struct Reporter {
         var checked: Int, passed: Int, failed: Int, skipped: Int, trivial: Int, worstRelativeError: Double?
         /// host:pid of the process that claimed the run (schema 3 on).
         var claimedBy: String? = nil
+        /// Who that process is beyond host:pid (schema 4 on).
+        var claimantIdentity: ClaimantIdentity? = nil
 
         /// Whether the run's checks prove anything: see `GradientCheckSummary.isConclusive`.
         var checksConclusive: Bool { GradientCheckSummary.isConclusive(checked: checked, skipped: skipped, trivial: trivial) }
@@ -81,7 +83,8 @@ public struct Reporter {
                    r.epochs_done, r.epochs_planned, r.error,
                    f.final_train_loss, f.final_test_accuracy, f.best_test_accuracy,
                    COALESCE(c.checked, 0), COALESCE(c.passed, 0), COALESCE(c.failed, 0), COALESCE(c.skipped, 0), c.worst_rel_error,
-                   COALESCE(c.trivial, 0), \(uuidColumn), \(reader.schemaVersion >= 3 ? "r.claimed_by" : "NULL")
+                   COALESCE(c.trivial, 0), \(uuidColumn), \(reader.schemaVersion >= 3 ? "r.claimed_by" : "NULL"),
+                   \(ClaimantIdentity.columns(schemaVersion: reader.schemaVersion, table: "r."))
             FROM runs r
             JOIN experiments e ON e.id = r.experiment_id
             JOIN run_final_metrics f ON f.run_id = r.id
@@ -100,7 +103,7 @@ public struct Reporter {
                    finalTrainLoss: v[11].double, finalTestAccuracy: v[12].double, bestTestAccuracy: v[13].double,
                    checked: Int(v[14].double ?? 0), passed: Int(v[15].double ?? 0), failed: Int(v[16].double ?? 0),
                    skipped: Int(v[17].double ?? 0), trivial: Int(v[19].double ?? 0), worstRelativeError: v[18].double,
-                   claimedBy: v[21].string)
+                   claimedBy: v[21].string, claimantIdentity: ClaimantIdentity(v[22...24]))
         }
     }
 
@@ -126,8 +129,8 @@ public struct Reporter {
         if row.status == "running", let heartbeat = row.heartbeat, now - heartbeat > staleAfter {
             return "stale (\(Numbers.duration(now - heartbeat)) silent)"
         }
-        // On this machine a run whose process is gone is stale at once, as `runner exec` sees it.
-        if row.status == "running", RunStore.claimantIsGone(row.claimedBy), let claimant = row.claimedBy {
+        // A run whose process is known to be gone is stale at once, as `runner exec` sees it.
+        if row.status == "running", RunStore.claimantIsGone(row.claimedBy, identity: row.claimantIdentity), let claimant = row.claimedBy {
             return "stale (\(claimant) is gone)"
         }
         return row.status

@@ -6,7 +6,7 @@ import Foundation
 public struct MergeInputs: Sendable, Equatable {
     /// The inputs, in the order given.
     public var paths: [String]
-    /// Their schema versions (all equal to `StoreSchema.currentVersion` once checked).
+    /// Their schema versions (each at least `oldestMergeableVersion` once checked).
     public var versions: [Int]
 
     /// One file's identity: its device and inode (so hard links and symlinks are one file).
@@ -22,8 +22,12 @@ public struct MergeInputs: Sendable, Equatable {
         }
     }
 
-    /// Checks the paths; with `upgradeOlder`, inputs written by an older ConvLab are upgraded in
-    /// place (their runs get UUIDs, once) instead of refused.
+    /// Runs have UUIDs from schema 3 on, so a merge of them can be repeated; a schema-3 input's
+    /// runs are copied with no claimant identity (schema 4), as a claim from before schema 4.
+    public static let oldestMergeableVersion = 3
+
+    /// Checks the paths; with `upgradeOlder`, inputs written by a ConvLab older than schema 3 are
+    /// upgraded in place (their runs get UUIDs, once) instead of refused.
     public static func check(output: String, inputs: [String], upgradeOlder: Bool = false) throws(StoreError) -> MergeInputs {
         guard !inputs.isEmpty else {
             throw StoreError(.missing, path: output, "no input stores to merge into it; name one or more: runner merge OUT.sqlite IN.sqlite…")
@@ -72,7 +76,7 @@ public struct MergeInputs: Sendable, Equatable {
             guard var version = inspected else {
                 throw StoreError(.notAStore, path: input, "is an empty SQLite file, not a ConvLab store (nothing was merged)")
             }
-            if version < StoreSchema.currentVersion {
+            if version < oldestMergeableVersion {
                 guard upgradeOlder else {
                     throw StoreError(.invalidValue, path: input,
                                      "was written by an older ConvLab (store schema \(version), this build writes \(StoreSchema.currentVersion)): its runs have no UUIDs yet, so merging it could not be repeated safely. Run the merge again with --upgrade-inputs to upgrade it in place first (nothing was merged)")
@@ -83,6 +87,26 @@ public struct MergeInputs: Sendable, Equatable {
             }
             versions.append(version)
         }
+        for input in inputs { try checkIntact(input) }
         return MergeInputs(paths: inputs, versions: versions)
+    }
+
+    /// An input with damaged pages (bytes overwritten, the file cut short) is refused before
+    /// anything is written: SQLite notices damage only on the page it reads, which may be half-way
+    /// through the merge, or never for the rows it copies wrong.
+    static func checkIntact(_ input: String) throws(StoreError) {
+        let queue = try RunStore.openInput(input)
+        defer { try? queue.close() }
+        let problems: [String]
+        do {
+            problems = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(3)") }
+        } catch {
+            let translated = RunStore.translate(error, path: input)
+            throw StoreError(translated.kind, path: input, translated.message.replacingOccurrences(of: "; choose another --store path", with: "")
+                             + "; restore it from a copy, or leave it out (nothing was merged)")
+        }
+        guard problems != ["ok"] else { return }
+        let said = problems.joined(separator: "; ").split(whereSeparator: \.isNewline).joined(separator: " ")
+        throw StoreError(.notAStore, path: input, "is damaged (SQLite's quick_check: \(said)); restore it from a copy, or leave it out (nothing was merged)")
     }
 }

@@ -35,6 +35,34 @@ extension RunStore {
     /// Records a checkpoint file (replacing the record of the same run and epoch). `path` is
     /// relative to the run's artifacts folder and may not leave it.
     public func addCheckpoint(_ checkpoint: CheckpointRecord) throws(StoreError) {
+        try check(checkpoint)
+        try write { db in try insertCheckpoint(db, checkpoint) }
+    }
+
+    /// `addCheckpoint` by the run's claimant: in one immediate transaction (the store's write lock
+    /// held, so no other process can claim the run meanwhile) checks that `claimant` still holds
+    /// the run, lets `place` put the file in place, and records it. False, with nothing placed or
+    /// recorded, once another process has claimed the run; false too when `place` fails.
+    public func addCheckpoint(_ checkpoint: CheckpointRecord, claimant: String, identity: ClaimantIdentity? = .current,
+                              placing place: () -> Bool) throws(StoreError) -> Bool {
+        try check(checkpoint)
+        do {
+            return try writer.writeWithoutTransaction { db in
+                var recorded = false
+                try db.inTransaction(.immediate) {
+                    guard try Self.holds(db, run: checkpoint.runID, claimant: claimant, identity: identity), place() else { return .rollback }
+                    try insertCheckpoint(db, checkpoint)
+                    recorded = true
+                    return .commit
+                }
+                return recorded
+            }
+        } catch {
+            throw Self.translate(error, path: path)
+        }
+    }
+
+    private func check(_ checkpoint: CheckpointRecord) throws(StoreError) {
         let parts = checkpoint.path.split(separator: "/", omittingEmptySubsequences: false)
         guard !checkpoint.path.isEmpty, !checkpoint.path.hasPrefix("/"), !parts.contains(".."), !parts.contains(""),
               !checkpoint.path.unicodeScalars.contains(where: RunLabels.isControl) else {
@@ -45,15 +73,16 @@ extension RunStore {
               checkpoint.sha256.allSatisfy(\.isHexDigit) else {
             throw StoreError(.invalidValue, path: path, "checkpoint \(checkpoint.path) of run \(checkpoint.runID): epoch, step and bytes must be ≥ 0 and sha256 64 hex digits")
         }
-        try write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [checkpoint.runID]) != nil else {
-                throw StoreError(.unknownRun, path: path, "no run with id \(checkpoint.runID); the checkpoint was not recorded")
-            }
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO checkpoints(run_id, epoch, step, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [checkpoint.runID, checkpoint.epoch, checkpoint.step, checkpoint.path, checkpoint.bytes,
-                                 checkpoint.sha256.lowercased(), checkpoint.createdAt])
+    }
+
+    private func insertCheckpoint(_ db: Database, _ checkpoint: CheckpointRecord) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [checkpoint.runID]) != nil else {
+            throw StoreError(.unknownRun, path: path, "no run with id \(checkpoint.runID); the checkpoint was not recorded")
         }
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO checkpoints(run_id, epoch, step, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [checkpoint.runID, checkpoint.epoch, checkpoint.step, checkpoint.path, checkpoint.bytes,
+                             checkpoint.sha256.lowercased(), checkpoint.createdAt])
     }
 
     /// The run's checkpoints, oldest epoch first.

@@ -113,12 +113,15 @@ extension RunStore {
         let uuids: [String] = try write { db in
             var uuids: [String] = []
             for id in ids {
-                guard let row = try Row.fetchOne(db, sql: "SELECT uuid, status, heartbeat_at, claimed_by FROM runs WHERE id = ?", arguments: [id]) else {
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT uuid, status, heartbeat_at, claimed_by, claimant_boot_id, claimant_pid_namespace, claimant_start_ticks FROM runs WHERE id = ?
+                    """, arguments: [id]) else {
                     throw StoreError(.unknownRun, path: path, "no run with id \(id); nothing was deleted (see `runner report`)")
                 }
                 let uuid: String = row[0], status: String = row[1], heartbeat: Double? = row[2]
+                let identity = ClaimantIdentity.stored(bootID: row[4], pidNamespace: row[5], startTicks: row[6])
                 // Live: a fresh heartbeat, from a process that is not known to be gone (as exec sees it).
-                if status == RunStatus.running.rawValue, let heartbeat, heartbeat >= now - staleAfter, !Self.claimantIsGone(row[3]) {
+                if status == RunStatus.running.rawValue, let heartbeat, heartbeat >= now - staleAfter, !Self.claimantIsGone(row[3], identity: identity) {
                     throw StoreError(.liveRun, path: path,
                                      "run \(id) (\(uuid.prefix(8))) is running: its heartbeat is \(Int(max(0, now - heartbeat))) s old; stop its `runner exec` first, or wait until it is older than \(Int(staleAfter)) s — nothing was deleted")
                 }

@@ -30,6 +30,7 @@ public final class RunStore: @unchecked Sendable {
         if FileManager.default.fileExists(atPath: path) {
             _ = try inspect(path: path)     // read-only look first: refuse before touching the file
         }
+        try refuseReadOnly(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(60)
         configuration.foreignKeysEnabled = true
@@ -47,6 +48,20 @@ public final class RunStore: @unchecked Sendable {
             throw error
         } catch {
             throw translate(error, path: path)
+        }
+    }
+
+    /// SQLite opens a store it may not write without a word and fails at the first write, as if a
+    /// statement had been refused; a store that cannot be written is named as such first. Its folder
+    /// must be writable too: SQLite keeps the store's `-wal` and `-shm` files beside it.
+    static func refuseReadOnly(path: String) throws(StoreError) {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        for (target, what) in [(path, "the file"), (folder, "its folder \(folder)")] where access(target, F_OK) == 0 {
+            guard access(target, W_OK) != 0 else { continue }
+            let code = errno
+            guard code == EROFS || code == EACCES || code == EPERM else { continue }
+            throw StoreError(.io, path: path, "is read-only: \(what) cannot be written (\(String(cString: strerror(code)))); "
+                             + "make it writable, or pass another --store (`runner report` reads a read-only store as it is)")
         }
     }
 
@@ -91,6 +106,9 @@ public final class RunStore: @unchecked Sendable {
                 return StoreError(.io, path: path, "cannot be opened (does its folder exist, and may it be written?)")
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 return StoreError(.busy, path: path, "is locked by another process for longer than ConvLab waits; try again when it is done")
+            case .SQLITE_FULL:
+                return StoreError(.io, path: path, "the disk is full (SQLite could not write); free some space on it and run the command again: "
+                                  + "what the store recorded is kept, and `runner exec` resumes an unfinished run")
             case .SQLITE_CORRUPT:
                 return StoreError(.notAStore, path: path, "is damaged (SQLite reports corruption)")
             default:

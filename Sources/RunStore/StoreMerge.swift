@@ -49,11 +49,32 @@ extension RunStore {
     /// only by a more complete copy (`RunCompleteness`); tags and notes of every copy are kept. An
     /// input experiment joins the OUT experiment that holds one of its runs, or else one of the
     /// same spec (hash) holding none of its run indices (the other shards of a sweep); otherwise
-    /// it is added. So merging the same inputs again changes nothing. Everything is one
-    /// transaction: on any error OUT is left as it was.
+    /// it is added. So merging the same inputs again changes nothing. Into an existing OUT
+    /// everything is one transaction: on any error OUT is left as it was. A new OUT is built
+    /// beside it and moved into place once complete (`MergeStaging`): it exists whole or not at all.
     public static func merge(into output: String, from inputs: [String], upgradeOlderInputs: Bool = false,
                              progress: @escaping (String) -> Void = { _ in }) throws(StoreError) -> MergeSummary {
         let checked = try MergeInputs.check(output: output, inputs: inputs, upgradeOlder: upgradeOlderInputs)
+        if !MergeStaging.exists(output) {
+            let staging = try MergeStaging(output: output)
+            defer { staging.remove() }
+            do throws(StoreError) {
+                let summary = try merge(into: staging.storePath, checked: checked, foldWAL: true, progress: progress)
+                if try staging.publish() { return summary }
+            } catch {
+                throw staging.naming(error)
+            }
+            progress("\(output) was created by another process meanwhile: merging into it")
+        } else {
+            MergeStaging.removeLeftovers(of: output)
+        }
+        return try merge(into: output, checked: checked, foldWAL: false, progress: progress)
+    }
+
+    /// One transaction into the store at `output` (created if missing); `foldWAL`: checkpoint
+    /// the whole WAL into the main file on closing, so that the file alone is the store.
+    private static func merge(into output: String, checked: MergeInputs, foldWAL: Bool,
+                              progress: @escaping (String) -> Void) throws(StoreError) -> MergeSummary {
         let existed = FileManager.default.fileExists(atPath: output)
         let store = try RunStore(path: output)
         var summary = MergeSummary()
@@ -85,7 +106,7 @@ extension RunStore {
             throw translate(error, path: output)
         }
         for file in Set(obsolete) { unlink(file) }
-        try store.close()
+        if foldWAL { try store.checkpointAndClose() } else { try store.close() }
         return summary
     }
 
@@ -119,12 +140,27 @@ private struct StoreMerger {
 
     enum Decision { case insert, replace(Int64), keep(Int64) }
 
+    /// Rows of the input; an error reading them (a page damaged since it was checked) names the input, not OUT.
+    func inputRows(_ sql: String, _ arguments: StatementArguments = []) throws(StoreError) -> [Row] {
+        do { return try Row.fetchAll(src, sql: sql, arguments: arguments) } catch { throw inputError(error) }
+    }
+
+    func next(_ cursor: RowCursor) throws(StoreError) -> Row? {
+        do { return try cursor.next() } catch { throw inputError(error) }
+    }
+
+    func inputError(_ error: any Error) -> StoreError {
+        let translated = RunStore.translate(error, path: input)
+        return StoreError(translated.kind, path: input,
+                          translated.message.replacingOccurrences(of: "; choose another --store path", with: "") + " (nothing was merged)")
+    }
+
     func columns(_ table: String) throws -> [String] {
         try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) ORDER BY cid", arguments: [table])
     }
 
     mutating func run(files: inout MergeArtifacts, summary: inout MergeSummary, replaced: inout [(uuid: String, name: String)]) throws {
-        let runs = try Row.fetchAll(src, sql: "SELECT id, uuid, experiment_id, run_index, status, epochs_done, steps_done FROM runs ORDER BY experiment_id, run_index, id")
+        let runs = try inputRows("SELECT id, uuid, experiment_id, run_index, status, epochs_done, steps_done FROM runs ORDER BY experiment_id, run_index, id")
             .map { row in
                 SourceRun(id: row[0], uuid: row[1], experimentID: row[2], runIndex: row[3],
                           completeness: RunCompleteness(status: row[4], epochsDone: row[5], stepsDone: row[6]))
@@ -147,10 +183,10 @@ private struct StoreMerger {
 
         // Experiment by experiment, its runs inserted before the next is placed: two experiments
         // of one spec in one input (--fresh) must not land in the same OUT experiment.
-        let experiments = try Row.fetchAll(src, sql: "SELECT * FROM experiments ORDER BY id")
+        let experiments = try inputRows("SELECT * FROM experiments ORDER BY id")
         let experimentColumns = try columns("experiments").filter { $0 != "id" }
         let runColumns = try columns("runs").filter { $0 != "id" && $0 != "experiment_id" }
-        let runRows = Dictionary(grouping: try Row.fetchAll(src, sql: "SELECT * FROM runs ORDER BY experiment_id, run_index, id"),
+        let runRows = Dictionary(grouping: try inputRows("SELECT * FROM runs ORDER BY experiment_id, run_index, id"),
                                  by: { $0["experiment_id"] as Int64 })
         let known = Set(experiments.map { $0["id"] as Int64 })
         if let orphan = runRows.keys.first(where: { !known.contains($0) }) {
@@ -176,7 +212,8 @@ private struct StoreMerger {
             }
             for row in runRows[id] ?? [] {
                 let sourceID: Int64 = row["id"], uuid: String = row["uuid"]
-                let values = runColumns.map { row[$0] as DatabaseValue }
+                // A column an input of an older schema lacks (schema 4's claimant identity) is NULL.
+                let values = runColumns.map { (row[$0] as DatabaseValue?) ?? .null }
                 switch decisions[sourceID] ?? .insert {
                 case .insert:
                     try db.execute(sql: "INSERT INTO runs(experiment_id, \(runColumns.joined(separator: ", "))) VALUES (?, \(placeholders(runColumns.count)))",
@@ -205,8 +242,11 @@ private struct StoreMerger {
             let names = try columns(table).filter { $0 != "run_id" }
             let insert = try db.makeStatement(sql: "INSERT INTO \(table)(run_id, \(names.joined(separator: ", "))) VALUES (?, \(placeholders(names.count)))")
             for run in copied {
-                let cursor = try Row.fetchCursor(src, sql: "SELECT \(names.joined(separator: ", ")) FROM \(table) WHERE run_id = ? ORDER BY rowid", arguments: [run.source])
-                while let row = try cursor.next() {
+                let cursor: RowCursor
+                do {
+                    cursor = try Row.fetchCursor(src, sql: "SELECT \(names.joined(separator: ", ")) FROM \(table) WHERE run_id = ? ORDER BY rowid", arguments: [run.source])
+                } catch { throw inputError(error) }
+                while let row = try next(cursor) {
                     try insert.execute(arguments: StatementArguments([run.target.databaseValue] + (0..<names.count).map { row[$0] as DatabaseValue }))
                     rows += 1
                 }
@@ -221,7 +261,7 @@ private struct StoreMerger {
         // Checkpoints, with their files: checked against the input's record and copied under a
         // name OUT does not reference yet.
         for run in copied {
-            let records = try Row.fetchAll(src, sql: "SELECT epoch, step, path, bytes, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY epoch", arguments: [run.source])
+            let records = try inputRows("SELECT epoch, step, path, bytes, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY epoch", [run.source])
             for record in records {
                 let name = try files.copy(from: input, uuid: run.uuid, path: record["path"], sha256: record["sha256"], bytes: record["bytes"])
                 try db.execute(sql: "INSERT INTO checkpoints(run_id, epoch, step, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -237,11 +277,11 @@ private struct StoreMerger {
         for (source, decision) in decisions {
             if case .keep(let id) = decision { target[source] = id }
         }
-        for row in try Row.fetchAll(src, sql: "SELECT run_id, tag FROM run_tags") {
+        for row in try inputRows("SELECT run_id, tag FROM run_tags") {
             guard let id = target[row[0]] else { continue }
             try db.execute(sql: "INSERT OR IGNORE INTO run_tags(run_id, tag) VALUES (?, ?)", arguments: [id, row[1] as String])
         }
-        for row in try Row.fetchAll(src, sql: "SELECT run_id, time, text FROM run_notes ORDER BY rowid") {
+        for row in try inputRows("SELECT run_id, time, text FROM run_notes ORDER BY rowid") {
             guard let id = target[row[0]] else { continue }
             let time: Double = row[1], text: String = row[2]
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM run_notes WHERE run_id = ? AND time = ? AND text = ?", arguments: [id, time, text]) == nil {
@@ -250,7 +290,7 @@ private struct StoreMerger {
         }
         // Data-file hashes are a cache by path, size and mtime; OUT's own entries stay.
         let dataColumns = try columns("data_files")
-        for row in try Row.fetchAll(src, sql: "SELECT \(dataColumns.joined(separator: ", ")) FROM data_files") {
+        for row in try inputRows("SELECT \(dataColumns.joined(separator: ", ")) FROM data_files") {
             try db.execute(sql: "INSERT OR IGNORE INTO data_files(\(dataColumns.joined(separator: ", "))) VALUES (\(placeholders(dataColumns.count)))",
                            arguments: StatementArguments((0..<dataColumns.count).map { row[$0] as DatabaseValue }))
         }

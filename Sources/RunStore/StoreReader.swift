@@ -88,6 +88,7 @@ public final class StoreReader: @unchecked Sendable {
             var configuration = Configuration()
             configuration.readonly = true
             configuration.busyMode = .timeout(10)
+            configuration.prepareDatabase { db in Self.replaceTokenizerFunction(db) }
             queue = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
             throw RunStore.translate(error, path: path)
@@ -151,12 +152,31 @@ public final class StoreReader: @unchecked Sendable {
                                  "the query ran longer than \(Self.seconds(limits.seconds)) and was stopped; narrow it (WHERE, LIMIT) or raise --timeout")
             }
             if error.resultCode == .SQLITE_READONLY { throw RunStore.translate(error, path: path) }
+            if error.message == Self.tokenizerRefusal {
+                throw StoreError(.readOnlyViolation, path: path, Self.tokenizerRefusal)
+            }
             if error.message == "not authorized", sql.range(of: "load_extension", options: .caseInsensitive) != nil {
                 throw StoreError(.readOnlyViolation, path: path, "load_extension is refused: report --sql reads this store and loads no code")
             }
             throw StoreError(.badQuery, path: path, "SQL error: \(error.message ?? "\(error)")")
         } catch {
             throw RunStore.translate(error, path: path)
+        }
+    }
+
+    static let tokenizerRefusal = "fts3_tokenizer is refused: report --sql reads this store and neither reads nor sets the addresses of code"
+
+    /// FTS3's fts3_tokenizer(name) returns the address of a tokenizer's code and
+    /// fts3_tokenizer(name, pointer) installs one from any address — Debian's SQLite is built with
+    /// SQLITE_ENABLE_FTS3_TOKENIZER, so a query could read and redirect this process's memory. Its
+    /// switch, sqlite3_db_config(SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER), is a variadic C function
+    /// Swift cannot call; a function of the same name and arity, registered on the connection,
+    /// takes its place in SQL (FTS3 itself does not call the SQL function).
+    static func replaceTokenizerFunction(_ db: Database) {
+        for count in [1, 2] {
+            db.add(function: DatabaseFunction("fts3_tokenizer", argumentCount: count, pure: false) { _ in
+                throw DatabaseError(message: tokenizerRefusal)
+            })
         }
     }
 

@@ -334,16 +334,22 @@ extension StoreSchema {
     """
 }
 
-// MARK: - Schema 5 (issue 18): what each run cost, and the lines it printed.
-// Kept in one block for merging: `version4` is a placeholder for a parallel branch's version 4,
-// which replaces it at the merge.
 extension StoreSchema {
-    /// Placeholder: another branch defines schema 4.
+    /// Version 4: the identity of the process that claimed a run, beside `claimed_by`, so that a
+    /// claimant is judged gone at once only where its pid means something (`ClaimantIdentity`).
     static let version4 = """
-    -- (schema 4 is defined by a parallel branch; this placeholder changes nothing)
-    SELECT 1;
+    -- runs gains the identity of the process that claimed it, beside claimed_by ("host:pid"). The run is
+    -- taken over at once when that process is gone, which is judged only on the same host name, boot id
+    -- and pid namespace (the pid no longer exists, or its process started at another time: the pid was
+    -- reused); anywhere else the heartbeat decides. NULL in claims made before schema 4.
+    ALTER TABLE runs ADD COLUMN claimant_boot_id TEXT;         -- /proc/sys/kernel/random/boot_id of the claimant's kernel
+    ALTER TABLE runs ADD COLUMN claimant_pid_namespace TEXT;   -- its /proc/self/ns/pid, e.g. 'pid:[4026531836]'
+    ALTER TABLE runs ADD COLUMN claimant_start_ticks INTEGER;  -- its start time: field 22 of /proc/<pid>/stat, clock ticks since boot
     """
+}
 
+// MARK: - Schema 5 (issue 18): what each run cost, and the lines it printed.
+extension StoreSchema {
     /// Version 5: a run's cost, measured by the process that trained it (a busy machine explains
     /// a slow run), and the lines the run printed, so a failed run's story is readable later.
     static let version5 = """

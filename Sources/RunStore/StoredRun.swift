@@ -14,6 +14,8 @@ public struct StoredRun: Sendable, Equatable {
     public var failureKind: FailureKind?
     public var heartbeatAt: Double?
     public var claimedBy: String?
+    /// Who `claimedBy` is beyond its host name and pid; nil in a claim from before schema 4.
+    public var claimantIdentity: ClaimantIdentity?
     public var epochsPlanned: Int
     public var epochsDone: Int
     public var stepsDone: Int
@@ -27,19 +29,21 @@ public struct StoredRun: Sendable, Equatable {
 
     public init(id: Int64, uuid: String, experimentID: Int64, runIndex: Int, variant: String, variantLabel: String, specHash: String,
                 status: RunStatus, failureKind: FailureKind? = nil, heartbeatAt: Double? = nil, claimedBy: String? = nil,
+                claimantIdentity: ClaimantIdentity? = nil,
                 epochsPlanned: Int, epochsDone: Int = 0, stepsDone: Int = 0, latestCheckpoint: CheckpointRecord? = nil,
                 startedAt: Double? = nil, error: String? = nil, finishedAt: Double? = nil) {
         self.id = id; self.uuid = uuid; self.experimentID = experimentID; self.runIndex = runIndex; self.variant = variant
         self.variantLabel = variantLabel; self.specHash = specHash; self.status = status; self.failureKind = failureKind
-        self.heartbeatAt = heartbeatAt; self.claimedBy = claimedBy; self.epochsPlanned = epochsPlanned; self.epochsDone = epochsDone
+        self.heartbeatAt = heartbeatAt; self.claimedBy = claimedBy; self.claimantIdentity = claimantIdentity; self.epochsPlanned = epochsPlanned; self.epochsDone = epochsDone
         self.stepsDone = stepsDone; self.latestCheckpoint = latestCheckpoint
         self.startedAt = startedAt; self.error = error; self.finishedAt = finishedAt
     }
 
     /// Running, with a heartbeat newer than `staleAfter` seconds, and not claimed by a process
-    /// of this host that no longer exists: a live process owns it.
+    /// known to be gone (`RunStore.claimantIsGone`): a live process owns it.
     public func isLive(now: Double = Date().timeIntervalSince1970, staleAfter: Double) -> Bool {
-        status == .running && (heartbeatAt.map { $0 >= now - staleAfter } ?? false) && !RunStore.claimantIsGone(claimedBy)
+        status == .running && (heartbeatAt.map { $0 >= now - staleAfter } ?? false)
+            && !RunStore.claimantIsGone(claimedBy, identity: claimantIdentity)
     }
 
     /// Whether `RunStore.claimRun` would claim it now: the same rule as its SQL.

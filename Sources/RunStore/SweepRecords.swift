@@ -130,14 +130,15 @@ extension RunStore {
 
     /// `claimRun`, telling what the run was before the claim or why it was refused.
     public func claim(run id: Int64, staleAfter: TimeInterval, claimant: String = RunStore.claimant,
-                      now: Double = Date().timeIntervalSince1970) throws(StoreError) -> ClaimOutcome {
+                      identity: ClaimantIdentity? = .current, now: Double = Date().timeIntervalSince1970) throws(StoreError) -> ClaimOutcome {
         do {
             return try writer.writeWithoutTransaction { db in
                 var outcome = ClaimOutcome.unknownRun
                 try db.inTransaction(.immediate) {
                     guard let before = try Self.storedRuns(db, where: "r.id = ?", arguments: [id]).first else { return .commit }
                     let taken = try Int64.fetchOne(db, sql: "UPDATE runs SET \(Self.claimAssignments) WHERE id = :id AND \(Self.claimableCondition) RETURNING id",
-                                                   arguments: ["id": id, "now": now, "staleAfter": staleAfter, "claimant": claimant]) != nil
+                                                   arguments: ["id": id] + Self.claimArguments(claimant: claimant, identity: identity,
+                                                                                               now: now, staleAfter: staleAfter)) != nil
                     outcome = taken ? .claimed(before: before) : .refused(current: before)
                     return .commit
                 }
@@ -164,10 +165,12 @@ extension RunStore {
     /// With `claimant`, nothing is deleted (and false returned) unless that process still holds the
     /// run, checked in the same transaction: a process that lost its run never erases the new owner's rows.
     @discardableResult
-    public func discardRecords(run id: Int64, after checkpointStep: Int?, epochsDone: Int = 0, claimant: String? = nil) throws(StoreError) -> Bool {
+    public func discardRecords(run id: Int64, after checkpointStep: Int?, epochsDone: Int = 0, claimant: String? = nil,
+                               identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
         let step = checkpointStep ?? -1
+        let held = claimant.map { Self.heldBy($0, identity: identity) }
         return try write { db in
-            if let claimant, try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND claimed_by = ?", arguments: [id, claimant]) == nil {
+            if let held, try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND \(held.sql)", arguments: [id] + held.arguments) == nil {
                 return false
             }
             try db.execute(sql: "DELETE FROM metrics WHERE run_id = ? AND step > ?", arguments: [id, step])
@@ -182,25 +185,28 @@ extension RunStore {
     /// Records where and how the run is being trained now (the process that claimed it); with
     /// `claimant`, only while that process still holds the run (false otherwise, nothing written).
     @discardableResult
-    public func recordProvenance(run id: Int64, _ p: RunProvenance, claimant: String? = nil) throws(StoreError) -> Bool {
-        try write { db in
+    public func recordProvenance(run id: Int64, _ p: RunProvenance, claimant: String? = nil,
+                                 identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
+        let held = claimant.map { Self.heldBy($0, identity: identity) }
+        return try write { db in
             try db.execute(sql: """
                 UPDATE runs SET host = ?, os = ?, convlab_version = ?, swift_version = ?, blas = ?, command_line = ?,
-                                git_commit = ?, git_dirty = ?, cpu_model = ? WHERE id = ? AND (? IS NULL OR claimed_by = ?)
-                """, arguments: [p.host, p.os, p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel, id,
-                                 claimant, claimant])
+                                git_commit = ?, git_dirty = ?, cpu_model = ? WHERE id = ?\(held.map { " AND " + $0.sql } ?? "")
+                """, arguments: [p.host, p.os, p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel, id]
+                                + (held?.arguments ?? []))
             return db.changesCount == 1
         }
     }
 
     /// `append`, only while `claimant` still holds the run: false (nothing written) once another
     /// process has claimed it.
-    public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int, claimant: String) throws(StoreError) -> Bool {
+    public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int, claimant: String,
+                       identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
         if let value = batch.firstNonFiniteValue {
             throw StoreError(.nonFiniteValue, path: path, "refused to record a value that is not a number: \(value); nothing of this batch was written")
         }
         return try write { db in
-            guard try Self.holds(db, run: id, claimant: claimant) else { return false }
+            guard try Self.holds(db, run: id, claimant: claimant, identity: identity) else { return false }
             try Self.insert(db, batch, run: id, epochsDone: epochsDone, stepsDone: stepsDone)
             return true
         }
@@ -208,14 +214,15 @@ extension RunStore {
 
     /// `finish`, only while `claimant` still holds the run: false (nothing changed) otherwise.
     public func finish(run id: Int64, status: RunStatus, error: String? = nil, failureKind: FailureKind? = nil,
-                       claimant: String) throws(StoreError) -> Bool {
+                       claimant: String, identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
         let now = Date().timeIntervalSince1970
         let kind = status == .failed ? (failureKind ?? .spec).rawValue : nil
+        let held = Self.heldBy(claimant, identity: identity)
         return try write { db in
             try db.execute(sql: """
                 UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ?, failure_kind = ?
-                WHERE id = ? AND status = 'running' AND claimed_by = ?
-                """, arguments: [status.rawValue, now, now, error, kind, id, claimant])
+                WHERE id = ? AND status = 'running' AND \(held.sql)
+                """, arguments: [status.rawValue, now, now, error, kind, id] + held.arguments)
             return db.changesCount == 1
         }
     }
@@ -230,7 +237,8 @@ extension RunStore {
         }
     }
 
-    static func holds(_ db: Database, run id: Int64, claimant: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND status = 'running' AND claimed_by = ?", arguments: [id, claimant]) != nil
+    static func holds(_ db: Database, run id: Int64, claimant: String, identity: ClaimantIdentity?) throws -> Bool {
+        let held = heldBy(claimant, identity: identity)
+        return try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND status = 'running' AND \(held.sql)", arguments: [id] + held.arguments) != nil
     }
 }

@@ -14,7 +14,7 @@ struct Merge: ParsableCommand {
 
         An input experiment joins the OUT experiment that holds one of its runs, or else one of the same spec that has none of its runs yet (another shard of the sweep); otherwise it is added.
 
-        The merge is one SQLite transaction: if anything fails — an input that is missing, not a store, written by a newer ConvLab, a checkpoint file missing or changed — every row of OUT is left as it was (a new OUT is not left behind), and so it is if the merge is killed. Inputs are only read. OUT may not be one of the inputs (also through a symlink or a hard link), and no input may be given twice. Stores written by an older ConvLab are refused; --upgrade-inputs upgrades them in place first (it gives their runs UUIDs, once).
+        Into an existing OUT the merge is one SQLite transaction: if anything fails — an input that is missing, not a store, written by a newer ConvLab, a checkpoint file missing or changed — every row of OUT is left as it was, and so it is if the merge is killed. A new OUT is built in a folder .OUT.merging-<random> beside it and moved into place when complete (its checkpoint files first, then the store): on failure, or if killed, there is no OUT. The next merge into the same OUT removes the folder a killed merge left (a running merge's folder stays: it holds a lock on it); checkpoint files a killed merge had already moved into OUT.artifacts/ are referenced by nothing, and the next merge writes over them. An input whose pages are damaged (bytes overwritten, the file cut short) is refused before anything is written. An input that a runner exec is writing meanwhile is read as it was at one moment (one read transaction); merge again when the run is done. Inputs are only read. OUT may not be one of the inputs (also through a symlink or a hard link), and no input may be given twice. Stores written before store schema 3 (runs without UUIDs) are refused; --upgrade-inputs upgrades them in place first (it gives their runs UUIDs, once).
 
         Never let two machines write one SQLite file over NFS: its locking is not reliable there. Give each machine (each Slurm task) a store of its own, and merge them.
 
@@ -30,7 +30,7 @@ struct Merge: ParsableCommand {
     @Argument(help: ArgumentHelp("The stores to merge from; only read.", valueName: "in.sqlite"))
     var inputs: [String] = []
 
-    @Flag(name: .long, help: "Upgrade inputs written by an older ConvLab in place before merging them.")
+    @Flag(name: .long, help: "Upgrade inputs from before store schema 3 (runs without UUIDs) in place before merging them.")
     var upgradeInputs = false
 
     @Flag(name: .shortAndLong, help: "Print only the summary.")

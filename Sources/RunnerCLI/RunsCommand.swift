@@ -174,10 +174,12 @@ struct Runs: ParsableCommand {
                 let reader = try StoreReader(path: store.path)
                 let now = Date().timeIntervalSince1970
                 for id in ids {
-                    let row = try reader.query("SELECT status, heartbeat_at, \(reader.schemaVersion >= 3 ? "uuid, claimed_by" : "'', NULL") FROM runs WHERE id = ?",
-                                               arguments: [.integer(id)]).rows.first
+                    let row = try reader.query("""
+                        SELECT status, heartbeat_at, \(reader.schemaVersion >= 3 ? "uuid, claimed_by" : "'', NULL"),
+                               \(ClaimantIdentity.columns(schemaVersion: reader.schemaVersion)) FROM runs WHERE id = ?
+                        """, arguments: [.integer(id)]).rows.first
                     guard let row, row[0].string == RunStatus.running.rawValue, let heartbeat = row[1].double, heartbeat >= now - staleAfter,
-                          !RunStore.claimantIsGone(row[3].string) else { continue }
+                          !RunStore.claimantIsGone(row[3].string, identity: ClaimantIdentity(row[4...6])) else { continue }
                     let name = (row[2].string ?? "").isEmpty ? "" : " (\((row[2].string ?? "").prefix(8)))"
                     Console.error("error: run \(id)\(name) is running: its heartbeat is \(Int(max(0, now - heartbeat))) s old; stop its `runner exec` first, or wait until it is older than \(Int(staleAfter)) s — nothing was deleted")
                     throw ExitCode(2)

@@ -53,7 +53,10 @@ struct DeleteGoneRunTests {
         try finished.run()
         finished.waitUntilExit()
         let now = Date().timeIntervalSince1970
+        let identity = try #require(ClaimantIdentity.current)
         _ = try store.write { db in
+            try db.execute(sql: "UPDATE runs SET claimant_boot_id = ?, claimant_pid_namespace = ?, claimant_start_ticks = ?",
+                           arguments: [identity.bootID, identity.pidNamespace, identity.startTicks])
             try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = ?, claimed_by = ? WHERE id = 1",
                            arguments: [now, "\(host):\(getpid())"])
             try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = ?, claimed_by = ? WHERE id = 2",

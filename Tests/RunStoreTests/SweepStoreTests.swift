@@ -28,11 +28,12 @@ struct SweepStoreTests {
         let host = RunStore.hostName
         let now = Date().timeIntervalSince1970
         let dead = try deadPid()
-        #expect(RunStore.claimantIsGone("\(host):\(dead)"))
-        #expect(!RunStore.claimantIsGone("\(host):\(getpid())"))
-        #expect(!RunStore.claimantIsGone("elsewhere:\(dead)"))
+        let identity = try #require(ClaimantIdentity.current)
+        #expect(RunStore.claimantIsGone("\(host):\(dead)", identity: identity))
+        #expect(!RunStore.claimantIsGone("\(host):\(getpid())", identity: identity))
+        #expect(!RunStore.claimantIsGone("elsewhere:\(dead)", identity: identity))
         for malformed in ["", host, "\(host):", "\(host):0", "\(host):-1", "\(host):abc", "\(host):99999999999"] {
-            #expect(!RunStore.claimantIsGone(malformed), "\(malformed)")
+            #expect(!RunStore.claimantIsGone(malformed, identity: identity), "\(malformed)")
         }
         // Three runs claimed a moment ago (fresh heartbeats): by a dead local process, by this
         // (live) process, by a process of another host.

@@ -2,13 +2,27 @@ import Foundation
 import Testing
 @testable import RunStore
 
-/// The plugin libraries these tests load, built by scripts/build-plugins: CONVLAB_LP_PLUGIN is
-/// Examples/LpPooling's libLpPooling.so, CONVLAB_PLUGIN_FIXTURES the folder of
-/// Tests/Fixtures/PluginFixtures' broken libraries. scripts/test always builds them and sets
-/// both; a bare `swift test` skips these tests.
-private let lpPlugin = ProcessInfo.processInfo.environment["CONVLAB_LP_PLUGIN"] ?? ""
-private let fixtures = ProcessInfo.processInfo.environment["CONVLAB_PLUGIN_FIXTURES"] ?? ""
-private let pluginsBuilt = !lpPlugin.isEmpty && !fixtures.isEmpty
+/// The plugin libraries these tests load, built by scripts/build-plugins: Examples/LpPooling's
+/// libLpPooling.so (release) and the broken libraries of Tests/Fixtures/PluginFixtures (debug).
+/// CONVLAB_LP_PLUGIN and CONVLAB_PLUGIN_FIXTURES (which scripts/build-plugins prints) say where
+/// they are; without them, they are looked for where scripts/build-plugins builds them.
+private let lpPlugin = environmentPath("CONVLAB_LP_PLUGIN") ?? packageRoot + "/Examples/LpPooling/.build/release/libLpPooling.so"
+private let fixtures = environmentPath("CONVLAB_PLUGIN_FIXTURES") ?? packageRoot + "/Tests/Fixtures/PluginFixtures/.build/debug"
+private let fixtureNames = ["WrongVersion", "NoEntry", "ThrowingFactory", "BadParameter", "Clash", "WrongBackward"]
+
+private func environmentPath(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}
+
+/// The libraries not built yet: every test of the suite fails with this list and the command
+/// that builds them, instead of being skipped.
+struct PluginLibrariesMissing: Error, CustomStringConvertible {
+    var files: [String]
+    var description: String {
+        "the plugin libraries these tests load are not built: \(files.joined(separator: ", ")); "
+            + "build them with `eval \"$(scripts/build-plugins)\"` (scripts/test does so before the tests)"
+    }
+}
 
 private func fixture(_ name: String) -> String { fixtures + "/lib\(name).so" }
 
@@ -36,9 +50,13 @@ private func outcomes(_ store: String, where condition: String = "1") throws -> 
     return counts
 }
 
-@Suite("plugin libraries: the good one works everywhere, bad ones are refused in one line", .serialized,
-       .enabled(if: pluginsBuilt, "CONVLAB_LP_PLUGIN and CONVLAB_PLUGIN_FIXTURES are unset (scripts/test sets them)"))
+@Suite("plugin libraries: the good one works everywhere, bad ones are refused in one line", .serialized)
 struct PluginLoadingTests {
+    init() throws {
+        let missing = ([lpPlugin] + fixtureNames.map(fixture)).filter { !FileManager.default.fileExists(atPath: $0) }
+        guard missing.isEmpty else { throw PluginLibrariesMissing(files: missing) }
+    }
+
     static let badLibraries: [(name: String, fragment: String)] = [
         ("WrongVersion", "built against plugin API version 999"),
         ("NoEntry", "exports no convlab_plugin_entry"),

@@ -10,9 +10,13 @@ struct CheckpointKeeper {
         /// The file could not be written (the run ends as failed; the store is fine).
         case file(String)
         case store(StoreError)
+        /// Another process claimed the run (this one was silent past the stale limit): nothing
+        /// was put in place or recorded.
+        case takenOver
     }
 
     let store: RunStore
+    let claimant: String
     let runID: Int64
     let runUUID: String
     let settings: CheckpointSettings
@@ -31,19 +35,29 @@ struct CheckpointKeeper {
         } catch {
             throw .file("\(folder): could not be created: \(error.localizedDescription)")
         }
-        let written: (bytes: Int, sha256: String)
-        do { written = try file.write(to: folder + "/" + name) } catch { throw .file(error.description) }
+        let written: (file: AtomicFile.Pending, bytes: Int, sha256: String)
+        do { written = try file.prepare(to: folder + "/" + name) } catch { throw .file(error.description) }
+        defer { written.file.discard() }
         let record = CheckpointRecord(runID: runID, epoch: epoch, step: step, path: name, bytes: Int64(written.bytes),
                                       sha256: written.sha256, createdAt: Date().timeIntervalSince1970)
-        do {
-            try store.addCheckpoint(record)
-            if settings.keep == .last, let old = previous, old.epoch != epoch {
-                try store.deleteCheckpoint(run: runID, epoch: old.epoch)
-                try? FileManager.default.removeItem(atPath: folder + "/" + old.path)
+        // Renamed into place only while this process holds the run, under the store's write lock:
+        // one that lost the run while stopped never replaces the new owner's file or record.
+        var placing: AtomicFileError?
+        let recorded: Bool
+        do throws(StoreError) {
+            recorded = try store.addCheckpoint(record, claimant: claimant) {
+                do throws(AtomicFileError) { try written.file.commit() } catch { placing = error }
+                return placing == nil
             }
         } catch { throw .store(error) }
+        if let placing { throw .file(placing.description) }
+        guard recorded else { throw .takenOver }
+        if settings.keep == .last, let old = previous, old.epoch != epoch {
+            do { try store.deleteCheckpoint(run: runID, epoch: old.epoch) } catch { throw .store(error) }
+            try? FileManager.default.removeItem(atPath: folder + "/" + old.path)
+        }
         previous = record
-        return written
+        return (written.bytes, written.sha256)
     }
 
     /// "247 KB", "3.1 MB": a checkpoint's size for a person.

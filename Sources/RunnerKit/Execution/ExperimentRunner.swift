@@ -236,7 +236,7 @@ public final class ExperimentRunner {
 
         var loop = TrainingLoop(
             run: run, session: session, trainer: trainer, sampler: sampler, hooks: hooks,
-            checkpoints: CheckpointKeeper(store: store, runID: runID, runUUID: before.uuid, settings: run.checkpoint, previous: resume?.record),
+            checkpoints: CheckpointKeeper(store: store, claimant: claimant, runID: runID, runUUID: before.uuid, settings: run.checkpoint, previous: resume?.record),
             data: (validation, split.test), stop: stop,
             progress: ProgressTicker(reporter: reporter, run: run, runCount: runCount, stepsPerEpoch: sampler.batchesPerEpoch,
                                      interval: progressInterval),

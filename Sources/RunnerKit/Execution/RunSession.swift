@@ -8,6 +8,9 @@ enum RunStop: Error {
     case diverged(String)
     /// The run cannot go on (its data, a checkpoint, a probe); the message says why.
     case failed(String)
+    /// The machine failed the run (a checkpoint could not be written: a full disk, an I/O
+    /// error), not its spec: it ends failed as a crash, which the next `runner exec` retries.
+    case crashed(String)
     /// Ctrl-C or SIGTERM.
     case interrupted(String)
     /// Another process claimed the run (this one was silent past the stale limit).
@@ -109,7 +112,7 @@ final class RunSession {
     }
 
     /// Ends the run with `status`, or as diverged when the store refused a value meanwhile.
-    func finish(_ status: RunStatus, _ error: String? = nil) throws(StoreError) -> RunOutcome {
+    func finish(_ status: RunStatus, _ error: String? = nil, failureKind: FailureKind? = nil) throws(StoreError) -> RunOutcome {
         var status = status, error = error
         try flush()
         if claimLost { return try takenOver() }
@@ -121,7 +124,7 @@ final class RunSession {
         }
         heartbeat?.stop()
         let t = clock.now
-        guard try store.finish(run: runID, status: status, error: error, claimant: claimant) else { return try takenOver() }
+        guard try store.finish(run: runID, status: status, error: error, failureKind: failureKind, claimant: claimant) else { return try takenOver() }
         storeSeconds += seconds(since: t)
         let total = seconds(since: started)
         return RunOutcome(runID: runID, index: run.index, label: run.variant.label, status: status, epochsDone: epochsDone,
@@ -141,6 +144,11 @@ final class RunSession {
         return try finish(.failed, message)
     }
 
+    func crash(_ message: String) throws(StoreError) -> RunOutcome {
+        event("failed", message)
+        return try finish(.failed, message, failureKind: .crash)
+    }
+
     /// Another process claimed the run: stop without writing anything more to it.
     func takenOver() throws(StoreError) -> RunOutcome {
         heartbeat?.stop()
@@ -158,6 +166,7 @@ final class RunSession {
         switch stop {
         case .diverged(let value): try diverge(value)
         case .failed(let message): try fail(message)
+        case .crashed(let message): try crash(message)
         case .interrupted(let message): try finish(.interrupted, message)
         case .takenOver: try takenOver()
         case .store(let error): throw error

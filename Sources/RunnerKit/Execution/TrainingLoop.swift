@@ -117,7 +117,10 @@ struct TrainingLoop {
         } catch {
             switch error {
             case .store(let error): throw .store(error)
-            case .file(let error): throw .failed("could not write the checkpoint: \(error)")
+            case .takenOver: throw .takenOver
+            case .file(let error):
+                throw .crashed("could not write the checkpoint: \(error); once that is fixed (a full disk: free some space), "
+                               + "`runner exec` of the spec again resumes the run from its last checkpoint")
             }
         }
     }

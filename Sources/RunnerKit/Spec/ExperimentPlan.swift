@@ -88,13 +88,7 @@ public struct ExperimentPlan: Sendable {
 public enum SpecLoader {
     /// Reads, validates and expands a spec file. Every problem found is reported at once.
     public static func load(file: String, registry: PluginRegistry = .builtIn, loadsPlugins: Bool = true) throws(SpecError) -> ExperimentPlan {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw SpecError(file: file, issues: [SpecIssue(path: "", line: 0, column: 0, message: "cannot be read (does it exist, and may it be read?)")])
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw SpecError(file: file, issues: [SpecIssue(path: "", line: 0, column: 0, message: "is not UTF-8 text")])
-        }
-        return try plan(text: text, file: file, registry: registry, loadsPlugins: loadsPlugins)
+        try plan(text: try SpecFile.text(of: file), file: file, registry: registry, loadsPlugins: loadsPlugins)
     }
 
     /// `loadsPlugins`: whether the spec's `plugins` libraries are loaded (the fuzzer's specs must

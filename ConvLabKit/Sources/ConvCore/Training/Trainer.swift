@@ -17,6 +17,8 @@ public final class Trainer<T: EngineScalar> {
     private let parameters: [Parameter<T>]
     /// Whether replicas run on separate threads (false: one after the other, on one core).
     public var usesThreads: Bool
+    /// The threads the replicas beyond the first run on, owned here (WorkerPool says why not libdispatch).
+    private let workers: WorkerPool
     /// The most samples a replica runs through the network at once in evaluation: an evaluation
     /// batch (1,000 by default) is cut into such pieces, so every layer's output buffer stays the
     /// size of a piece (deep.json: 170 MB less per replica than at 500) and in cache. The loss
@@ -35,6 +37,7 @@ public final class Trainer<T: EngineScalar> {
         replicaGradients = self.replicas.map(\.gradients)
         parameters = network.parameters
         self.usesThreads = usesThreads
+        workers = WorkerPool(workers: self.replicas.count - 1)
         setBLASThreads(1)
     }
 
@@ -48,7 +51,7 @@ public final class Trainer<T: EngineScalar> {
     }
 
     private func run(_ body: (Int) -> Void) {
-        if usesThreads { parallelFor(replicas.count, body) } else { (0..<replicas.count).forEach(body) }
+        if usesThreads { workers.run(replicas.count, body) } else { (0..<replicas.count).forEach(body) }
     }
 
     /// One optimisation step on a batch `(batch, ...inputShape)`; returns the batch's loss sum and hits.
