@@ -239,6 +239,9 @@ private struct StoreMerger {
         // The rows of the runs copied, each table in one pass per run.
         var rows = 0, reported = 0
         for table in Self.copiedTables {
+            // A table newer than the input's schema (run_costs in a schema-4 store) has nothing to copy.
+            let inputHasTable = try inputRows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).isEmpty == false
+            guard inputHasTable else { continue }
             let names = try columns(table).filter { $0 != "run_id" }
             let insert = try db.makeStatement(sql: "INSERT INTO \(table)(run_id, \(names.joined(separator: ", "))) VALUES (?, \(placeholders(names.count)))")
             for run in copied {

@@ -36,8 +36,8 @@ struct ClaimantMigrationTests {
         let after = try content.map { try dump(path, $0) }
         for (sql, (old, new)) in zip(content, zip(before, after)) { #expect(old == new, "\(sql)") }
         let upgraded = try StoreReader(path: path)
-        #expect(upgraded.schemaVersion == 4)
-        #expect(try upgraded.query("SELECT identifier FROM grdb_migrations ORDER BY identifier").rows.last == [.text("v4")])
+        #expect(upgraded.schemaVersion == StoreSchema.currentVersion)
+        #expect(try upgraded.query("SELECT identifier FROM grdb_migrations ORDER BY identifier").rows.last == [.text("v\(StoreSchema.currentVersion)")])
         #expect(try upgraded.query("SELECT claimant_boot_id, claimant_pid_namespace, claimant_start_ticks FROM runs WHERE id = 3").rows
                 == [[.null, .null, .null]])
         // The claim from before schema 4 has no identity: a dead local pid does not make it claimable before the stale limit.
