@@ -29,9 +29,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // The vector kernels, in C: one source compiled for AVX-512, AVX2 and x86-64, chosen at run
+        // time (Swift cannot give one function several target features). Optimised in debug
+        // builds too, so the tests that run them many times stay quick.
+        .target(name: "ConvKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast", "-Wno-psabi"])]),
         .target(
             name: "ConvCore",
-            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CBLAS", "ConvKernels", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: engineFlags
         ),
         .target(name: "TextKit"),

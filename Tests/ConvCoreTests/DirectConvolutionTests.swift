@@ -58,7 +58,7 @@ struct DirectConvolutionTests {
         let bias = Parameter<Float>(name: "bias", shape: [g.filters])
         _ = weight.value.pointer.update(fromContentsOf: w)
         _ = bias.value.pointer.update(fromContentsOf: b)
-        let layer = Conv2D<Float>(geometry: g, weight: weight, bias: bias, algorithm: .im2col, direct: true)
+        let layer = Conv2D<Float>(geometry: g, weight: weight, bias: bias, algorithm: .im2col, fastPath: .direct)
         #expect(layer.usesDirectKernels, "\(d)")
         // Twice, so that leftovers of the first pass in the reused buffers would show.
         var fast: [[Float]] = []

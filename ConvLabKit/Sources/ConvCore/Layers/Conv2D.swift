@@ -1,3 +1,8 @@
+import ConvKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Two-dimensional convolution (cross-correlation, the deep-learning convention: no kernel flip).
 ///
 ///     forward:  z[n,o] = Σ_c corr(pad_p(a[n,c]), W[o,c]) + b[o]
@@ -62,13 +67,12 @@ public final class Conv2D<T: EngineScalar>: Layer {
     private var lastMode = PassMode.training
 
     init(geometry: ConvolutionGeometry, weight: Parameter<T>, bias: Parameter<T>?, algorithm: ConvolutionAlgorithm,
-         chunkBytes: Int = Conv2D.defaultChunkBytes, direct: Bool? = nil) {
+         chunkBytes: Int = Conv2D.defaultChunkBytes, fastPath: FastConvolution? = nil, isa: KernelISA = .selected) {
         self.geometry = geometry
         self.algorithm = algorithm
         self.chunkBytes = chunkBytes
-        let directPossible = algorithm == .im2col && T.self == Float.self && geometry.strideY == 1 && geometry.strideX == 1
-            && geometry.padY <= geometry.kernelHeight - 1 && geometry.padX <= geometry.kernelWidth - 1
-        usesDirectKernels = directPossible && (direct ?? (geometry.channels <= Conv2D.directMaximumChannels))
+        self.isa = isa
+        self.fastPath = Self.choose(geometry, algorithm: algorithm, requested: fastPath)
         directGeometry = DirectConvolution.Geometry(
             channels: geometry.channels, height: geometry.height, width: geometry.width, filters: geometry.filters,
             kernelHeight: geometry.kernelHeight, kernelWidth: geometry.kernelWidth, padY: geometry.padY, padX: geometry.padX)
@@ -84,17 +88,41 @@ public final class Conv2D<T: EngineScalar>: Layer {
     }
 
     public func replica() -> Conv2D<T> {
-        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm, chunkBytes: chunkBytes, direct: usesDirectKernels)
+        Conv2D(geometry: geometry, weight: weight, bias: bias, algorithm: algorithm, chunkBytes: chunkBytes, fastPath: fastPath, isa: isa)
     }
 
     // MARK: direct kernels
 
-    /// Whether the fast path runs the direct kernels (Kernels/DirectConvolution.swift) instead of
-    /// im2col + GEMM: Float32, stride 1, padding at most k − 1 (so that the input error is the
-    /// same kernel on the padded error), and at most `directMaximumChannels` input channels.
-    let usesDirectKernels: Bool
-    /// With more input channels, the GEMM's inner dimension C·kh·kw is long enough for BLAS.
+    /// How the fast path (`.im2col`) computes, in Float32:
+    /// - `.direct` (Kernels/DirectConvolution.swift): stride 1, padding at most k − 1 (so that the
+    ///   input error is the same kernel on the padded error), at most `directMaximumChannels`
+    ///   input channels, where a GEMM's inner dimension C·kh·kw is too short for BLAS;
+    /// - `.winograd` (Kernels/WinogradConvolution.swift): 3×3, stride 1, padding at most 2;
+    /// - `.gemm`: im2col and BLAS, everything else, and always in Float64.
+    enum FastConvolution: Sendable { case direct, winograd, gemm }
+
+    let fastPath: FastConvolution
+    /// The instruction set of the direct and Winograd kernels.
+    let isa: KernelISA
+    var usesDirectKernels: Bool { fastPath == .direct }
     static var directMaximumChannels: Int { 3 }
+
+    /// `CONVLAB_WINOGRAD=0` turns the Winograd kernels off (for side-by-side measurements).
+    static var winogradEnabled: Bool { getenv("CONVLAB_WINOGRAD").map { String(cString: $0) != "0" } ?? true }
+
+    static func choose(_ g: ConvolutionGeometry, algorithm: ConvolutionAlgorithm, requested: FastConvolution?) -> FastConvolution {
+        guard algorithm == .im2col, T.self == Float.self else { return .gemm }
+        let directPossible = g.strideY == 1 && g.strideX == 1 && g.padY <= g.kernelHeight - 1 && g.padX <= g.kernelWidth - 1
+        let winogradPossible = WinogradConvolution.applies(to: g)
+        switch requested {
+        case .direct?: return directPossible ? .direct : .gemm
+        case .winograd?: return winogradPossible ? .winograd : .gemm
+        case .gemm?: return .gemm
+        case nil:
+            if directPossible && g.channels <= directMaximumChannels { return .direct }
+            return winogradPossible && winogradEnabled ? .winograd : .gemm
+        }
+    }
     let directGeometry: DirectConvolution.Geometry
     private let packedWeights = ScalarBuffer<T>(count: 0)      // forward: (group, c, a, b, 4)
     private let packedRotated = ScalarBuffer<T>(count: 0)      // input error: rot180(W), o and c swapped
@@ -150,6 +178,47 @@ public final class Conv2D<T: EngineScalar>: Layer {
                                   output: floats(inputGradient.pointer.baseAddress!), scratch: floats(paddedScratch.pointer.baseAddress!))
     }
 
+    // MARK: Winograd kernels
+
+    private let winogradWeights = ScalarBuffer<T>(count: 0)   // forward: U (16, C, K rounded to 4)
+    private let winogradRotated = ScalarBuffer<T>(count: 0)   // input error: U of rot180(W), (16, K, C rounded to 4)
+    private let winogradScratch = ScalarBuffer<T>(count: 0)   // one block's V, M (or D) and rows
+
+    private func winogradForward(_ input: UnsafeBufferPointer<T>, batch: Int) {
+        let w = WinogradConvolution.geometry(geometry)
+        winogradWeights.ensureCount(convlab_winograd_weights_count(w))
+        convlab_winograd_transform_weights(w, floats(weight.value.readable.baseAddress!), 0, floats(winogradWeights.pointer.baseAddress!))
+        winogradScratch.ensureCount(convlab_winograd_forward_scratch_count(w))
+        convlab_winograd_forward(isa.c, w, floats(input.baseAddress!), Int32(batch), floats(winogradWeights.readable.baseAddress!),
+                                 bias.map { floats($0.value.readable.baseAddress!) }, floats(output.pointer.baseAddress!),
+                                 floats(winogradScratch.pointer.baseAddress!))
+    }
+
+    private func winogradBackward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) {
+        let g = geometry, w = WinogradConvolution.geometry(g)
+        winogradScratch.ensureCount(convlab_winograd_weight_gradient_scratch_count(w))
+        convlab_winograd_weight_gradient(isa.c, w, floats(lastInput.baseAddress!), floats(outputGradient.baseAddress!), Int32(batch),
+                                         floats(weightGradient.pointer.baseAddress!), floats(winogradScratch.pointer.baseAddress!))
+        if let biasGradient {
+            // db[o] = Σ_n Σ_ij δ[n,o,i,j]: per sample the rows of a (K, P) matrix.
+            biasGradient.fill(0)
+            partialBias.ensureCount(g.filters)
+            for n in 0..<batch {
+                sumRows(UnsafeBufferPointer(rebasing: outputGradient[(n * g.filters * g.outputPlane)...]), rows: g.filters,
+                        columns: g.outputPlane, into: partialBias.pointer)
+                addInPlace(biasGradient.pointer, partialBias.readable)
+            }
+        }
+        guard needsInputGradient else { return }
+        // δ_prev = full_corr(pad(δ, 2 − p), rot180(W)), output and input channels swapped.
+        let back = WinogradConvolution.backwardGeometry(g)
+        winogradRotated.ensureCount(convlab_winograd_weights_count(back))
+        convlab_winograd_transform_weights(w, floats(weight.value.readable.baseAddress!), 1, floats(winogradRotated.pointer.baseAddress!))
+        winogradScratch.ensureCount(max(winogradScratch.count, convlab_winograd_forward_scratch_count(back)))
+        convlab_winograd_forward(isa.c, back, floats(outputGradient.baseAddress!), Int32(batch), floats(winogradRotated.readable.baseAddress!),
+                                 nil, floats(inputGradient.pointer.baseAddress!), floats(winogradScratch.pointer.baseAddress!))
+    }
+
     public var forwardFLOPsPerSample: Int { 2 * geometry.filters * geometry.patchSize * geometry.outputPlane }
 
     /// Samples unrolled and multiplied at a time: enough for the GEMMs to run well, few enough
@@ -174,8 +243,10 @@ public final class Conv2D<T: EngineScalar>: Layer {
         case .reference:
             Conv2DReference.forward(g, input: input, weight: weight.value.readable, bias: bias?.value.readable,
                                     batch: batch, output: output.pointer)
-        case .im2col where usesDirectKernels:
+        case .im2col where fastPath == .direct:
             directForward(input, batch: batch)
+        case .im2col where fastPath == .winograd:
+            winogradForward(input, batch: batch)
         case .im2col:
             // Training keeps every chunk's patch matrix for backward; evaluation needs one chunk's
             // at a time, so it reuses the first (and never grows the buffer past a chunk).
@@ -211,8 +282,10 @@ public final class Conv2D<T: EngineScalar>: Layer {
                                      batch: batch, weightGradient: weightGradient.pointer,
                                      biasGradient: biasGradient?.pointer,
                                      inputGradient: needsInputGradient ? inputGradient.pointer : nil)
-        case .im2col where usesDirectKernels:
+        case .im2col where fastPath == .direct:
             directBackward(outputGradient, batch: batch, needsInputGradient: needsInputGradient)
+        case .im2col where fastPath == .winograd:
+            winogradBackward(outputGradient, batch: batch, needsInputGradient: needsInputGradient)
         case .im2col:
             biasGradient?.fill(0)
             partialBias.ensureCount(biasGradient == nil ? 0 : g.filters)

@@ -1,0 +1,196 @@
+// Winograd F(2×2, 3×3) convolution: the plan (block sizes and strides), the weight transforms,
+// and the dispatch to the kernel compiled for the chosen instruction set (WinogradBody.h).
+#include "ConvKernels.h"
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+typedef struct {
+    int channels, height, width, filters, pad;
+    int outputHeight, outputWidth;
+    int tilesY, tilesX;
+    int filtersRounded;   // K rounded up to the forward kernel's 4 filters per pass
+    int rowSpan;          // 2·tilesX: input columns the tiles of a row start at
+    int rowStride;        // floats of one padded row: the span plus whole-vector reads past it
+    int imagesPerBlock;   // a block is whole images when they are small,
+    int rowsPerBlock;     // else a band of this many tile rows of one image
+    int bufferRows;       // padded input rows per plane of a block: 2·rowsPerBlock + 2
+    size_t paddedCount;   // floats of a block's padded input (images, C, bufferRows, rowStride)
+    int ld;               // floats between two rows of V, M and D: a block's tiles plus slack
+} winograd_plan;
+
+typedef struct { int firstImage, images, firstTileRow, tileRows; } winograd_block;
+
+// Tiles per block: V and M of a block (16 × (C + K) × tiles floats) stay in the L2 cache
+// between the input transform, the products and the output transform.
+enum { target_block_tiles = 128, widest_vector = 16 };
+
+static winograd_plan make_plan(convlab_winograd_geometry g) {
+    winograd_plan p;
+    p.channels = g.channels; p.height = g.height; p.width = g.width; p.filters = g.filters; p.pad = g.pad;
+    p.outputHeight = g.height + 2 * g.pad - 2;
+    p.outputWidth = g.width + 2 * g.pad - 2;
+    p.tilesY = (p.outputHeight + 1) / 2;
+    p.tilesX = (p.outputWidth + 1) / 2;
+    p.filtersRounded = (g.filters + 3) / 4 * 4;
+    p.rowSpan = 2 * p.tilesX;
+    p.rowStride = p.rowSpan + 3 * widest_vector;
+    const int imageTiles = p.tilesY * p.tilesX;
+    if (imageTiles <= 2 * target_block_tiles) {
+        p.imagesPerBlock = (target_block_tiles + imageTiles - 1) / (imageTiles > 0 ? imageTiles : 1);
+        p.rowsPerBlock = p.tilesY;
+    } else {
+        p.imagesPerBlock = 1;
+        p.rowsPerBlock = p.tilesX >= target_block_tiles ? 1 : target_block_tiles / p.tilesX;
+    }
+    p.bufferRows = 2 * p.rowsPerBlock + 2;
+    p.paddedCount = (size_t)p.imagesPerBlock * (size_t)p.channels * (size_t)p.bufferRows * (size_t)p.rowStride;
+    const int tiles = p.imagesPerBlock * p.rowsPerBlock * p.tilesX;
+    p.ld = (tiles + widest_vector - 1) / widest_vector * widest_vector + 2 * widest_vector;
+    return p;
+}
+
+size_t convlab_winograd_weights_count(convlab_winograd_geometry g) {
+    return 16 * (size_t)g.channels * (size_t)((g.filters + 3) / 4 * 4);
+}
+
+size_t convlab_winograd_forward_scratch_count(convlab_winograd_geometry g) {
+    winograd_plan p = make_plan(g);
+    // V, M, the e rows, the padded input
+    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + 4 * (size_t)p.rowStride + p.paddedCount;
+}
+
+size_t convlab_winograd_weight_gradient_scratch_count(convlab_winograd_geometry g) {
+    winograd_plan p = make_plan(g);
+    // V, D, the e rows, the padded input, the partial sums per lane (16, C, K, 16), dU (16, C, K)
+    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + 4 * (size_t)p.rowStride + p.paddedCount
+        + 16 * (size_t)p.channels * (size_t)p.filters * (widest_vector + 1);
+}
+
+// U = G·g·Gᵀ for one 3×3 kernel g, into u[ξ·stride] for ξ = 4·i + j.
+static void transform_kernel(const float g[9], float *u, size_t stride) {
+    float t[4][3];   // G·g
+    for (int b = 0; b < 3; b++) {
+        const float g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
+        t[0][b] = g0;
+        t[1][b] = 0.5f * (g0 + g1 + g2);
+        t[2][b] = 0.5f * (g0 - g1 + g2);
+        t[3][b] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        const float h0 = t[i][0], h1 = t[i][1], h2 = t[i][2];
+        u[(size_t)(4 * i + 0) * stride] = h0;
+        u[(size_t)(4 * i + 1) * stride] = 0.5f * (h0 + h1 + h2);
+        u[(size_t)(4 * i + 2) * stride] = 0.5f * (h0 - h1 + h2);
+        u[(size_t)(4 * i + 3) * stride] = h2;
+    }
+}
+
+void convlab_winograd_transform_weights(convlab_winograd_geometry g, const float *weights, int rotate, float *transformed) {
+    // The pass's channels and filters: swapped for the input error.
+    const int C = rotate ? g.filters : g.channels, K = rotate ? g.channels : g.filters;
+    const int K4 = (K + 3) / 4 * 4;
+    const size_t xiStride = (size_t)C * (size_t)K4;
+    memset(transformed, 0, sizeof(float) * 16 * xiStride);
+    for (int k = 0; k < K; k++) {
+        for (int c = 0; c < C; c++) {
+            float kernel[9];
+            if (rotate) {   // w'[k][c] = rot180(w[c][k]) of the forward weights (filters c, channels k)
+                const float *w = weights + ((size_t)c * (size_t)g.channels + (size_t)k) * 9;
+                for (int e = 0; e < 9; e++) kernel[e] = w[8 - e];
+            } else {
+                memcpy(kernel, weights + ((size_t)k * (size_t)C + (size_t)c) * 9, sizeof kernel);
+            }
+            transform_kernel(kernel, transformed + (size_t)c * (size_t)K4 + (size_t)k, xiStride);
+        }
+    }
+}
+
+// dW[k][c] = Gᵀ·dU[·][c][k]·G, with Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].
+static void finish_weight_gradient(const winograd_plan *p, const float *du, float *weightGradient) {
+    const int C = p->channels, K = p->filters;
+    const size_t xiStride = (size_t)C * (size_t)K;
+    for (int k = 0; k < K; k++) {
+        for (int c = 0; c < C; c++) {
+            float m[4][4], t[3][4];
+            for (int xi = 0; xi < 16; xi++) m[xi / 4][xi % 4] = du[(size_t)xi * xiStride + (size_t)c * (size_t)K + (size_t)k];
+            for (int j = 0; j < 4; j++) {
+                t[0][j] = m[0][j] + 0.5f * (m[1][j] + m[2][j]);
+                t[1][j] = 0.5f * (m[1][j] - m[2][j]);
+                t[2][j] = 0.5f * (m[1][j] + m[2][j]) + m[3][j];
+            }
+            float *w = weightGradient + ((size_t)k * (size_t)C + (size_t)c) * 9;
+            for (int a = 0; a < 3; a++) {
+                w[3 * a + 0] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+                w[3 * a + 1] = 0.5f * (t[a][1] - t[a][2]);
+                w[3 * a + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
+    }
+}
+
+// The kernels, once per instruction set.
+#define VW 8
+#define ISA 0
+#define SUFFIX generic
+#include "WinogradBody.h"
+#undef VW
+#undef ISA
+#undef SUFFIX
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define VW 8
+#define ISA 1
+#define SUFFIX avx2
+#include "WinogradBody.h"
+#undef VW
+#undef ISA
+#undef SUFFIX
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), apply_to = function)
+#define VW 16
+#define ISA 2
+#define SUFFIX avx512
+#include "WinogradBody.h"
+#undef VW
+#undef ISA
+#undef SUFFIX
+#pragma clang attribute pop
+#endif
+
+void convlab_winograd_forward(convlab_isa isa, convlab_winograd_geometry g, const float *input, int batch,
+                              const float *transformed, const float *bias, float *output, float *scratch) {
+    winograd_plan p = make_plan(g);
+    if (batch <= 0 || p.outputHeight <= 0 || p.outputWidth <= 0) return;
+    isa = isa > convlab_cpu_isa() ? convlab_cpu_isa() : isa;
+    switch (isa) {
+#if defined(__x86_64__)
+    case convlab_isa_avx512: forward_avx512(&p, input, batch, transformed, bias, output, scratch); break;
+    case convlab_isa_avx2: forward_avx2(&p, input, batch, transformed, bias, output, scratch); break;
+#endif
+    default: forward_generic(&p, input, batch, transformed, bias, output, scratch); break;
+    }
+}
+
+void convlab_winograd_weight_gradient(convlab_isa isa, convlab_winograd_geometry g, const float *input, const float *delta,
+                                      int batch, float *weightGradient, float *scratch) {
+    winograd_plan p = make_plan(g);
+    float *du = scratch + 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + 4 * (size_t)p.rowStride + p.paddedCount
+        + 16 * (size_t)p.channels * (size_t)p.filters * widest_vector;
+    memset(du, 0, sizeof(float) * 16 * (size_t)p.channels * (size_t)p.filters);
+    if (batch > 0 && p.outputHeight > 0 && p.outputWidth > 0) {
+        isa = isa > convlab_cpu_isa() ? convlab_cpu_isa() : isa;
+        switch (isa) {
+#if defined(__x86_64__)
+        case convlab_isa_avx512: weight_gradient_avx512(&p, input, delta, batch, du, scratch); break;
+        case convlab_isa_avx2: weight_gradient_avx2(&p, input, delta, batch, du, scratch); break;
+#endif
+        default: weight_gradient_generic(&p, input, delta, batch, du, scratch); break;
+        }
+    }
+    finish_weight_gradient(&p, du, weightGradient);
+}

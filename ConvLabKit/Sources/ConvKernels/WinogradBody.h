@@ -1,0 +1,378 @@
+// The Winograd F(2×2, 3×3) kernels, written once and compiled once per instruction set:
+// Winograd.c includes this file with VW (floats per vector) and SUFFIX defined, inside a
+// `#pragma clang attribute` that gives every function the set's target features.
+//
+// Lavin & Gray (2016): a 2×2 output tile of a 3×3 correlation from a 4×4 input tile d is
+//     Y = Aᵀ · [(G·g·Gᵀ) ⊙ (Bᵀ·d·B)] · A
+// with 16 multiplications instead of 36. Summed over channels, the 16 products become 16
+// independent matrix products M[ξ] = U[ξ]ᵀ·V[ξ] (K×C times C×tiles), which is where the time goes.
+//
+//     Bᵀ = | 1  0 −1  0 |     G = | 1    0    0  |     Aᵀ = | 1  1  1  0 |
+//          | 0  1  1  0 |         | ½    ½    ½  |          | 0  1 −1 −1 |
+//          | 0 −1  1  0 |         | ½   −½    ½  |
+//          | 0  1  0 −1 |         | 0    0    1  |
+//
+// Tiles are numbered along output rows, image after image; vectors run along tiles, so every
+// transform is a handful of vector additions on contiguous data.
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define NAME(name) CAT(name, SUFFIX)
+
+typedef float NAME(vec) __attribute__((vector_size(VW * 4)));
+#define V NAME(vec)
+
+static inline V NAME(load)(const float *p) { V v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void NAME(store)(float *p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline V NAME(splat)(float x) { V v = (V){0} + x; return v; }
+
+// Lanes 0, 2, 4, … of the 2·VW floats a ++ b, and lanes 1, 3, 5, ….
+#if VW == 16
+#define EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#define ZIP_LOW(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define ZIP_HIGH(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#elif VW == 8
+#define EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#define ZIP_LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#else
+#error "VW must be 8 or 16"
+#endif
+
+// The first n floats at p, zeros after; and the first n of v stored at p (0 ≤ n; n ≥ VW: all).
+#if ISA == 2
+static inline __mmask16 NAME(mask)(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
+static inline V NAME(load_prefix)(const float *p, int n) { return (V)_mm512_maskz_loadu_ps(NAME(mask)(n), p); }
+static inline void NAME(store_prefix)(float *p, V v, int n) { _mm512_mask_storeu_ps(p, NAME(mask)(n), (__m512)v); }
+#elif ISA == 1
+static inline __m256i NAME(mask)(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline V NAME(load_prefix)(const float *p, int n) { return (V)_mm256_maskload_ps(p, NAME(mask)(n)); }
+static inline void NAME(store_prefix)(float *p, V v, int n) { _mm256_maskstore_ps(p, NAME(mask)(n), (__m256)v); }
+#else
+static inline V NAME(load_prefix)(const float *p, int n) {
+    V v = {0};
+    for (int l = 0; l < VW && l < n; l++) v[l] = p[l];
+    return v;
+}
+static inline void NAME(store_prefix)(float *p, V v, int n) {
+    for (int l = 0; l < VW && l < n; l++) p[l] = v[l];
+}
+#endif
+
+// Copies `count` floats (whole vectors, then a masked tail).
+static inline void NAME(copy)(float *to, const float *from, int count) {
+    int x = 0;
+    for (; x + VW <= count; x += VW) NAME(store)(to + x, NAME(load)(from + x));
+    if (x < count) NAME(store_prefix)(to + x, NAME(load_prefix)(from + x, count - x), count - x);
+}
+
+// The block's input rows, zero-padded: (images, C, bufferRows, rowStride), row i of a plane
+// holding input row 2·firstTileRow − pad + i at column pad. Columns outside the input are
+// never written (the caller zeroed the buffer once); rows outside it are zeroed here.
+static void NAME(pad_block)(const winograd_plan *plan, const winograd_block *block, const float *input, float *padded) {
+    const int C = plan->channels, H = plan->height, W = plan->width, stride = plan->rowStride;
+    const int rows = 2 * block->tileRows + 2;
+    for (int image = 0; image < block->images; image++) {
+        for (int c = 0; c < C; c++) {
+            const float *plane = input + ((size_t)(block->firstImage + image) * (size_t)C + (size_t)c) * (size_t)H * (size_t)W;
+            float *target = padded + ((size_t)image * (size_t)C + (size_t)c) * (size_t)plan->bufferRows * (size_t)stride;
+            for (int i = 0; i < rows; i++) {
+                const int y = 2 * block->firstTileRow - plan->pad + i;
+                float *row = target + (size_t)i * (size_t)stride;
+                if (y >= 0 && y < H) NAME(copy)(row + plan->pad, plane + (size_t)y * (size_t)W, W);
+                else __builtin_memset(row, 0, sizeof(float) * (size_t)stride);
+            }
+        }
+    }
+}
+
+// V[ξ][c][t…] for the tiles of one tile row of one channel: rows r0…r3 (padded) give
+//   Bᵀ·d  : e0 = r0 − r2, e1 = r1 + r2, e2 = r2 − r1, e3 = r1 − r3      (along the row)
+//   ·B    : for each eᵢ and tile x0 = 2·tx: eᵢ[x0] − eᵢ[x0+2], eᵢ[x0+1] + eᵢ[x0+2],
+//           eᵢ[x0+2] − eᵢ[x0+1], eᵢ[x0+1] − eᵢ[x0+3]
+// Stores whole vectors: lanes past the row's last tile land on the next row's tiles (written
+// after this one) or in the block's slack.
+static void NAME(input_transform_row)(const winograd_plan *plan, const float *rows, float *e, float *out, size_t xiStride) {
+    const int stride = plan->rowStride, span = plan->rowSpan;
+    for (int x = 0; x < span + 2 * VW; x += VW) {
+        V r0 = NAME(load)(rows + x), r1 = NAME(load)(rows + stride + x);
+        V r2 = NAME(load)(rows + 2 * stride + x), r3 = NAME(load)(rows + 3 * stride + x);
+        NAME(store)(e + x, r0 - r2);
+        NAME(store)(e + stride + x, r1 + r2);
+        NAME(store)(e + 2 * stride + x, r2 - r1);
+        NAME(store)(e + 3 * stride + x, r1 - r3);
+    }
+    for (int i = 0; i < 4; i++) {
+        const float *ei = e + i * stride;
+        float *o = out + (size_t)(4 * i) * xiStride;
+        for (int x = 0, t = 0; x < span; x += 2 * VW, t += VW) {
+            V a = NAME(load)(ei + x), b = NAME(load)(ei + x + VW);
+            V a2 = NAME(load)(ei + x + 2), b2 = NAME(load)(ei + x + 2 + VW);
+            V c0 = EVENS(a, b), c1 = ODDS(a, b), c2 = EVENS(a2, b2), c3 = ODDS(a2, b2);
+            NAME(store)(o + t, c0 - c2);
+            NAME(store)(o + xiStride + t, c1 + c2);
+            NAME(store)(o + 2 * xiStride + t, c2 - c1);
+            NAME(store)(o + 3 * xiStride + t, c1 - c3);
+        }
+    }
+}
+
+// V (16, C, ld) for every channel and tile of the block, from its padded rows.
+static void NAME(input_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *padded,
+                                        float *v, float *e) {
+    const int C = plan->channels, stride = plan->rowStride;
+    const size_t xiStride = (size_t)C * (size_t)plan->ld;
+    for (int image = 0; image < block->images; image++) {
+        for (int r = 0; r < block->tileRows; r++) {
+            const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
+            for (int c = 0; c < C; c++) {
+                const float *rows = padded + (((size_t)image * (size_t)C + (size_t)c) * (size_t)plan->bufferRows
+                                              + (size_t)(2 * r)) * (size_t)stride;
+                NAME(input_transform_row)(plan, rows, e, v + (size_t)c * (size_t)plan->ld + firstTile, xiStride);
+            }
+        }
+    }
+}
+
+// M[ξ][k][t] = Σ_c U[ξ][c][k]·V[ξ][c][t] for t < tiles (rounded up to VW): 4 filters × 2
+// vectors of tiles per pass, each V load used 4 times, each U broadcast twice; a last pass of
+// one vector when an odd number remains.
+static void NAME(multiply_block)(const winograd_plan *plan, const float *u, const float *v, float *m, int tiles) {
+    const int C = plan->channels, K4 = plan->filtersRounded;
+    const size_t ld = (size_t)plan->ld;
+    const int rounded = (tiles + VW - 1) / VW * VW;
+    for (int xi = 0; xi < 16; xi++) {
+        const float *uxi = u + (size_t)xi * (size_t)C * (size_t)K4;
+        const float *vxi = v + (size_t)xi * (size_t)C * ld;
+        float *mxi = m + (size_t)xi * (size_t)K4 * ld;
+        for (int k = 0; k < K4; k += 4) {
+            int t = 0;
+            for (; t + 2 * VW <= rounded; t += 2 * VW) {
+                V s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
+                const float *vp = vxi + t, *up = uxi + k;
+                for (int c = 0; c < C; c++, vp += ld, up += K4) {
+                    V x0 = NAME(load)(vp), x1 = NAME(load)(vp + VW);
+                    V w0 = NAME(splat)(up[0]), w1 = NAME(splat)(up[1]), w2 = NAME(splat)(up[2]), w3 = NAME(splat)(up[3]);
+                    s00 += w0 * x0; s01 += w0 * x1;
+                    s10 += w1 * x0; s11 += w1 * x1;
+                    s20 += w2 * x0; s21 += w2 * x1;
+                    s30 += w3 * x0; s31 += w3 * x1;
+                }
+                float *mp = mxi + (size_t)k * ld + (size_t)t;
+                NAME(store)(mp, s00); NAME(store)(mp + VW, s01);
+                NAME(store)(mp + ld, s10); NAME(store)(mp + ld + VW, s11);
+                NAME(store)(mp + 2 * ld, s20); NAME(store)(mp + 2 * ld + VW, s21);
+                NAME(store)(mp + 3 * ld, s30); NAME(store)(mp + 3 * ld + VW, s31);
+            }
+            if (t < rounded) {
+                V s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+                const float *vp = vxi + t, *up = uxi + k;
+                for (int c = 0; c < C; c++, vp += ld, up += K4) {
+                    V x0 = NAME(load)(vp);
+                    s0 += NAME(splat)(up[0]) * x0; s1 += NAME(splat)(up[1]) * x0;
+                    s2 += NAME(splat)(up[2]) * x0; s3 += NAME(splat)(up[3]) * x0;
+                }
+                float *mp = mxi + (size_t)k * ld + (size_t)t;
+                NAME(store)(mp, s0); NAME(store)(mp + ld, s1); NAME(store)(mp + 2 * ld, s2); NAME(store)(mp + 3 * ld, s3);
+            }
+        }
+    }
+}
+
+// y = Aᵀ·M·A + b for the tiles of the block, written into the output planes:
+//   Aᵀ·M : q0ⱼ = m0ⱼ + m1ⱼ + m2ⱼ,  q1ⱼ = m1ⱼ − m2ⱼ − m3ⱼ
+//   ·A   : yᵢ0 = qᵢ0 + qᵢ1 + qᵢ2,   yᵢ1 = qᵢ1 − qᵢ2 − qᵢ3
+static void NAME(output_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *m,
+                                         const float *bias, float *output) {
+    const int K = plan->filters, K4 = plan->filtersRounded, Ho = plan->outputHeight, Wo = plan->outputWidth;
+    const size_t ld = (size_t)plan->ld, xiStride = (size_t)K4 * ld;
+    for (int image = 0; image < block->images; image++) {
+        for (int r = 0; r < block->tileRows; r++) {
+            const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
+            const int y0 = 2 * (block->firstTileRow + r);
+            for (int k = 0; k < K; k++) {
+                const V b = NAME(splat)(bias ? bias[k] : 0.0f);
+                float *plane = output + ((size_t)(block->firstImage + image) * (size_t)K + (size_t)k) * (size_t)Ho * (size_t)Wo;
+                const float *mk = m + (size_t)k * ld + firstTile;
+                for (int tx = 0; tx < plan->tilesX; tx += VW) {
+                    V mm[16];
+                    for (int xi = 0; xi < 16; xi++) mm[xi] = NAME(load)(mk + (size_t)xi * xiStride + (size_t)tx);
+                    V q[2][4];
+                    for (int j = 0; j < 4; j++) {
+                        q[0][j] = mm[j] + mm[4 + j] + mm[8 + j];
+                        q[1][j] = mm[4 + j] - mm[8 + j] - mm[12 + j];
+                    }
+                    const int x0 = 2 * tx, width = Wo - x0;
+                    for (int i = 0; i < 2 && y0 + i < Ho; i++) {
+                        V even = q[i][0] + q[i][1] + q[i][2] + b;
+                        V odd = q[i][1] - q[i][2] - q[i][3] + b;
+                        float *row = plane + (size_t)(y0 + i) * (size_t)Wo + (size_t)x0;
+                        NAME(store_prefix)(row, ZIP_LOW(even, odd), width);
+                        NAME(store_prefix)(row + VW, ZIP_HIGH(even, odd), width - VW);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The blocks of a batch, in order: whole images when they are small, else bands of tile rows.
+static int NAME(next_block)(const winograd_plan *plan, int batch, winograd_block *block) {
+    block->firstTileRow += block->tileRows;
+    if (block->firstTileRow >= plan->tilesY) {
+        block->firstTileRow = 0;
+        block->firstImage += block->images;
+    }
+    if (block->firstImage >= batch) return 0;
+    block->images = batch - block->firstImage < plan->imagesPerBlock ? batch - block->firstImage : plan->imagesPerBlock;
+    block->tileRows = plan->tilesY - block->firstTileRow < plan->rowsPerBlock ? plan->tilesY - block->firstTileRow : plan->rowsPerBlock;
+    return 1;
+}
+
+static void NAME(forward)(const winograd_plan *plan, const float *input, int batch, const float *u, const float *bias,
+                          float *output, float *scratch) {
+    float *v = scratch;
+    float *m = v + 16 * (size_t)plan->channels * (size_t)plan->ld;
+    float *e = m + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
+    float *padded = e + 4 * (size_t)plan->rowStride;
+    __builtin_memset(padded, 0, sizeof(float) * plan->paddedCount);
+    winograd_block block = {0, 0, 0, 0};
+    while (NAME(next_block)(plan, batch, &block)) {
+        NAME(pad_block)(plan, &block, input, padded);
+        NAME(input_transform_block)(plan, &block, padded, v, e);
+        NAME(multiply_block)(plan, u, v, m, block.images * block.tileRows * plan->tilesX);
+        NAME(output_transform_block)(plan, &block, m, bias, output);
+    }
+}
+
+// D[ξ][k][t] = (A·δ·Aᵀ)[ξ] for the tiles of the block, A = (Aᵀ)ᵀ:
+//   A·δ  : e0 = δ0, e1 = δ0 + δ1, e2 = δ0 − δ1, e3 = −δ1        (δ0, δ1: the tile's two rows)
+//   ·Aᵀ  : for each eᵢ and tile x0 = 2·tx: eᵢ[x0], eᵢ[x0] + eᵢ[x0+1], eᵢ[x0] − eᵢ[x0+1], −eᵢ[x0+1]
+// δ is read in place, with masked loads past its last row and column.
+static void NAME(delta_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *delta, float *d) {
+    const int K = plan->filters, Ho = plan->outputHeight, Wo = plan->outputWidth;
+    const size_t ld = (size_t)plan->ld, xiStride = (size_t)K * ld;
+    for (int image = 0; image < block->images; image++) {
+        for (int r = 0; r < block->tileRows; r++) {
+            const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
+            const int y0 = 2 * (block->firstTileRow + r);
+            for (int k = 0; k < K; k++) {
+                const float *plane = delta + ((size_t)(block->firstImage + image) * (size_t)K + (size_t)k) * (size_t)Ho * (size_t)Wo;
+                const float *row0 = plane + (size_t)y0 * (size_t)Wo;
+                const int hasRow1 = y0 + 1 < Ho;
+                float *o = d + (size_t)k * ld + firstTile;
+                for (int x = 0, t = 0; x < 2 * plan->tilesX; x += 2 * VW, t += VW) {
+                    const int width = Wo - x;
+                    V a0 = NAME(load_prefix)(row0 + x, width), b0 = NAME(load_prefix)(row0 + x + VW, width - VW);
+                    V a1 = {0}, b1 = {0};
+                    if (hasRow1) {
+                        a1 = NAME(load_prefix)(row0 + Wo + x, width);
+                        b1 = NAME(load_prefix)(row0 + Wo + x + VW, width - VW);
+                    }
+                    V p0 = EVENS(a0, b0), q0 = ODDS(a0, b0), p1 = EVENS(a1, b1), q1 = ODDS(a1, b1);
+                    V ev[4] = {p0, p0 + p1, p0 - p1, -p1};   // A·δ, even columns
+                    V od[4] = {q0, q0 + q1, q0 - q1, -q1};   // A·δ, odd columns
+                    for (int i = 0; i < 4; i++) {
+                        float *oi = o + (size_t)(4 * i) * xiStride + (size_t)t;
+                        NAME(store)(oi, ev[i]);
+                        NAME(store)(oi + xiStride, ev[i] + od[i]);
+                        NAME(store)(oi + 2 * xiStride, ev[i] - od[i]);
+                        NAME(store)(oi + 3 * xiStride, -od[i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// dU[ξ][c][k] += Σ_t V[ξ][c][t]·D[ξ][k][t] over the block's tiles. Vectors run along t, so
+// each (ξ, c, k) has a vector of partial sums, kept in `lanes` (16, C, K, VW) from block to block
+// and summed across once at the end: CB channels × KB filters of them in registers per pass.
+#if VW == 16
+#define CB 4
+#define KB 4
+#else
+#define CB 3
+#define KB 3
+#endif
+static void NAME(accumulate_block)(const winograd_plan *plan, const float *v, const float *d, float *lanes, float *du,
+                                   int tiles) {
+    const int C = plan->channels, K = plan->filters;
+    const size_t ld = (size_t)plan->ld;
+    const int whole = tiles / VW * VW;
+    for (int xi = 0; xi < 16; xi++) {
+        const float *vxi = v + (size_t)xi * (size_t)C * ld;
+        const float *dxi = d + (size_t)xi * (size_t)K * ld;
+        float *laneXi = lanes + (size_t)xi * (size_t)C * (size_t)K * VW;
+        float *duxi = du + (size_t)xi * (size_t)C * (size_t)K;
+        for (int c0 = 0; c0 < C; c0 += CB) {
+            const int cn = C - c0 < CB ? C - c0 : CB;
+            for (int k0 = 0; k0 < K; k0 += KB) {
+                const int kn = K - k0 < KB ? K - k0 : KB;
+                // Rows past the last channel or filter repeat the last one; their sums are dropped.
+                const float *vr[CB], *dr[KB];
+                for (int i = 0; i < CB; i++) vr[i] = vxi + (size_t)(c0 + (i < cn ? i : cn - 1)) * ld;
+                for (int j = 0; j < KB; j++) dr[j] = dxi + (size_t)(k0 + (j < kn ? j : kn - 1)) * ld;
+                V s[CB][KB];
+                for (int i = 0; i < CB; i++)
+                    for (int j = 0; j < KB; j++)
+                        s[i][j] = (i < cn && j < kn)
+                            ? NAME(load)(laneXi + ((size_t)(c0 + i) * (size_t)K + (size_t)(k0 + j)) * VW) : (V){0};
+                for (int t = 0; t < whole; t += VW) {
+                    V x[CB];
+                    for (int i = 0; i < CB; i++) x[i] = NAME(load)(vr[i] + t);
+                    for (int j = 0; j < KB; j++) {
+                        const V e = NAME(load)(dr[j] + t);
+                        for (int i = 0; i < CB; i++) s[i][j] += x[i] * e;
+                    }
+                }
+                for (int i = 0; i < cn; i++) {
+                    for (int j = 0; j < kn; j++) {
+                        const size_t at = (size_t)(c0 + i) * (size_t)K + (size_t)(k0 + j);
+                        NAME(store)(laneXi + at * VW, s[i][j]);
+                        float tail = 0;
+                        for (int t = whole; t < tiles; t++) tail += vr[i][t] * dr[j][t];
+                        duxi[at] += tail;
+                    }
+                }
+            }
+        }
+    }
+}
+#undef CB
+#undef KB
+
+static void NAME(weight_gradient)(const winograd_plan *plan, const float *input, const float *delta, int batch,
+                                  float *du, float *scratch) {
+    float *v = scratch;
+    float *d = v + 16 * (size_t)plan->channels * (size_t)plan->ld;
+    float *e = d + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
+    float *padded = e + 4 * (size_t)plan->rowStride;
+    float *lanes = padded + plan->paddedCount;
+    const size_t pairs = 16 * (size_t)plan->channels * (size_t)plan->filters;
+    __builtin_memset(padded, 0, sizeof(float) * plan->paddedCount);
+    __builtin_memset(lanes, 0, sizeof(float) * pairs * VW);
+    winograd_block block = {0, 0, 0, 0};
+    while (NAME(next_block)(plan, batch, &block)) {
+        NAME(pad_block)(plan, &block, input, padded);
+        NAME(input_transform_block)(plan, &block, padded, v, e);
+        NAME(delta_transform_block)(plan, &block, delta, d);
+        NAME(accumulate_block)(plan, v, d, lanes, du, block.images * block.tileRows * plan->tilesX);
+    }
+    for (size_t pair = 0; pair < pairs; pair++) {
+        const V partial = NAME(load)(lanes + pair * VW);
+        float total = 0;
+        for (int l = 0; l < VW; l++) total += partial[l];
+        du[pair] += total;
+    }
+}
+
+#undef V
+#undef EVENS
+#undef ODDS
+#undef ZIP_LOW
+#undef ZIP_HIGH
