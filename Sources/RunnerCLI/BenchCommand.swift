@@ -125,6 +125,10 @@ struct EngineBench: ParsableCommand {
         say("\(subject.name), batch \(batch), Float32; \(cpu), \(cores) cores; OpenBLAS \(BLASRuntime.coreName) kernels")
         say(String(format: "forward %.2f MFLOP/image, training ≈ %.2f MFLOP/image (forward + backward)",
                    Double(network.forwardFLOPsPerSample) / 1e6, Double(trainingFLOPs(network)) / 1e6))
+        let isa = KernelISA.selected
+        let peak = isa.peakGFLOPs()
+        say(String(format: "engine kernels: %@ (CONVLAB_KERNELS=avx2 or generic chooses a lower one); peak of one core, measured with an FMA loop: %.1f GFLOP/s",
+                   isa.name, peak))
 
         func throughput(replicas: Int, threads: Bool) throws -> Double {
             let network = try subject.network()
@@ -153,20 +157,26 @@ struct EngineBench: ParsableCommand {
 
         say("\nper layer, 1 thread, batch \(batch) (the first layer with parameters skips its input gradient, as in training):")
         let layers = perLayer(network, images: images, batch: batch)
+        func gflops(_ flops: Double, _ seconds: Double) -> String { flops == 0 ? "" : String(format: "%.1f", flops / seconds / 1e9) }
+        func share(_ flops: Double, _ seconds: Double) -> String { flops == 0 ? "" : String(format: "%.0f %%", 100 * flops / seconds / 1e9 / peak) }
+        let forwardTotal = layers.reduce(0) { $0 + $1.forward }, backwardTotal = layers.reduce(0) { $0 + $1.backward }
+        let forwardFLOPs = layers.reduce(0) { $0 + $1.forwardFLOPs }, backwardFLOPs = layers.reduce(0) { $0 + $1.backwardFLOPs }
         let table = Table(
-            columns: ["#", "layer", "output", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"],
+            columns: ["#", "layer", "output", "forward ms", "GFLOP/s", "of peak", "backward ms", "GFLOP/s", "of peak"],
             rows: layers.map { l in
                 [String(l.index), l.kind, l.output, String(format: "%.3f", l.forward * 1e3),
-                 l.forwardFLOPs == 0 ? "" : String(format: "%.1f", l.forwardFLOPs / l.forward / 1e9),
-                 String(format: "%.3f", l.backward * 1e3),
-                 l.backwardFLOPs == 0 ? "" : String(format: "%.1f", l.backwardFLOPs / l.backward / 1e9)]
-            } + [["", "total", "", String(format: "%.3f", layers.reduce(0) { $0 + $1.forward } * 1e3), "",
-                  String(format: "%.3f", layers.reduce(0) { $0 + $1.backward } * 1e3), ""]],
-            alignments: [.right, .left, .left, .right, .right, .right, .right])
-        let layersAlone = Double(batch) / layers.reduce(0) { $0 + $1.forward + $1.backward }
+                 gflops(l.forwardFLOPs, l.forward), share(l.forwardFLOPs, l.forward),
+                 String(format: "%.3f", l.backward * 1e3), gflops(l.backwardFLOPs, l.backward), share(l.backwardFLOPs, l.backward)]
+            } + [["", "total", "", String(format: "%.3f", forwardTotal * 1e3), gflops(forwardFLOPs, forwardTotal),
+                  share(forwardFLOPs, forwardTotal), String(format: "%.3f", backwardTotal * 1e3),
+                  gflops(backwardFLOPs, backwardTotal), share(backwardFLOPs, backwardTotal)]],
+            alignments: [.right, .left, .left, .right, .right, .right, .right, .right, .right])
+        let layersAlone = Double(batch) / (forwardTotal + backwardTotal)
         if !json {
             print(table.renderText(width: Console.width), terminator: "")
             print(String(format: "(the layers alone, one after the other: %.0f images/s on one core)", layersAlone))
+            print("(GFLOP/s and share of peak count a layer's FLOPs by the direct formulas, so a convolution computed with")
+            print(" fewer multiplications — Winograd, for 3×3 stride-1 ones — can exceed 100 %.)")
         }
 
         var check: (entries: Int, seconds: Double, passed: Int, failed: Int, skipped: Int, trivial: Int)?
@@ -186,8 +196,8 @@ struct EngineBench: ParsableCommand {
             say(String(format: "\ngradient check: %d entries (8 per tensor, batch %d, Float64) in %.3f s — %d passed, %d failed, %d skipped at kinks, %d trivial",
                        records.count, sample, checkTime, count("passed"), count("failed"), count("skipped"), count("trivial")))
         }
-        let peak = peakResidentBytes()
-        say(peak.map { String(format: "peak memory (VmHWM): %.1f MB", Double($0) / 1e6) } ?? "peak memory: not available")
+        let peakMemory = peakResidentBytes()
+        say(peakMemory.map { String(format: "peak memory (VmHWM): %.1f MB", Double($0) / 1e6) } ?? "peak memory: not available")
 
         if json {
             var object: [String: Any] = [
@@ -196,14 +206,17 @@ struct EngineBench: ParsableCommand {
                 "forward_mflop_per_image": Double(network.forwardFLOPsPerSample) / 1e6,
                 "training_mflop_per_image": Double(trainingFLOPs(network)) / 1e6,
                 "images_per_second_2_threads": both, "images_per_second_1_thread": one,
+                "kernel_isa": isa.name, "peak_gflops_one_core": peak,
                 "layers_alone_images_per_second": layersAlone,
                 "layers": layers.map { l -> [String: Any] in
                     ["index": l.index, "kind": l.kind, "output": l.output, "forward_ms": l.forward * 1e3,
                      "forward_gflops": l.forwardFLOPs == 0 ? NSNull() : l.forwardFLOPs / l.forward / 1e9 as Any,
+                     "forward_share_of_peak": l.forwardFLOPs == 0 ? NSNull() : l.forwardFLOPs / l.forward / 1e9 / peak as Any,
                      "backward_ms": l.backward * 1e3,
-                     "backward_gflops": l.backwardFLOPs == 0 ? NSNull() : l.backwardFLOPs / l.backward / 1e9 as Any]
+                     "backward_gflops": l.backwardFLOPs == 0 ? NSNull() : l.backwardFLOPs / l.backward / 1e9 as Any,
+                     "backward_share_of_peak": l.backwardFLOPs == 0 ? NSNull() : l.backwardFLOPs / l.backward / 1e9 / peak as Any]
                 },
-                "peak_rss_bytes": peak ?? NSNull(),
+                "peak_rss_bytes": peakMemory ?? NSNull(),
                 "load_average": loadAverage() ?? NSNull(),
             ]
             if let check {

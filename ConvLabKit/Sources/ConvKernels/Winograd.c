@@ -12,8 +12,9 @@ typedef struct {
     int outputHeight, outputWidth;
     int tilesY, tilesX;
     int filtersRounded;   // K rounded up to the forward kernel's 4 filters per pass
-    int rowSpan;          // 2·tilesX: input columns the tiles of a row start at
-    int rowStride;        // floats of one padded row: the span plus whole-vector reads past it
+    int halfStride;       // floats of the even (or odd) columns of a padded row: the tiles, one
+                          // more column, and whole-vector reads past them
+    size_t lineCount;     // floats of the scratch row a padded row is built in before it is split
     int imagesPerBlock;   // a block is whole images when they are small,
     int rowsPerBlock;     // else a band of this many tile rows of one image
     int bufferRows;       // padded input rows per plane of a block: 2·rowsPerBlock + 2
@@ -35,8 +36,8 @@ static winograd_plan make_plan(convlab_winograd_geometry g) {
     p.tilesY = (p.outputHeight + 1) / 2;
     p.tilesX = (p.outputWidth + 1) / 2;
     p.filtersRounded = (g.filters + 3) / 4 * 4;
-    p.rowSpan = 2 * p.tilesX;
-    p.rowStride = p.rowSpan + 3 * widest_vector;
+    p.halfStride = (p.tilesX + 1 + widest_vector - 1) / widest_vector * widest_vector + widest_vector;
+    p.lineCount = 2 * (size_t)p.halfStride + 2 * widest_vector;
     const int imageTiles = p.tilesY * p.tilesX;
     if (imageTiles <= 2 * target_block_tiles) {
         p.imagesPerBlock = (target_block_tiles + imageTiles - 1) / (imageTiles > 0 ? imageTiles : 1);
@@ -46,7 +47,7 @@ static winograd_plan make_plan(convlab_winograd_geometry g) {
         p.rowsPerBlock = p.tilesX >= target_block_tiles ? 1 : target_block_tiles / p.tilesX;
     }
     p.bufferRows = 2 * p.rowsPerBlock + 2;
-    p.paddedCount = (size_t)p.imagesPerBlock * (size_t)p.channels * (size_t)p.bufferRows * (size_t)p.rowStride;
+    p.paddedCount = (size_t)p.imagesPerBlock * (size_t)p.channels * (size_t)p.bufferRows * 2 * (size_t)p.halfStride;
     const int tiles = p.imagesPerBlock * p.rowsPerBlock * p.tilesX;
     p.ld = (tiles + widest_vector - 1) / widest_vector * widest_vector + 2 * widest_vector;
     return p;
@@ -58,14 +59,14 @@ size_t convlab_winograd_weights_count(convlab_winograd_geometry g) {
 
 size_t convlab_winograd_forward_scratch_count(convlab_winograd_geometry g) {
     winograd_plan p = make_plan(g);
-    // V, M, the e rows, the padded input
-    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + 4 * (size_t)p.rowStride + p.paddedCount;
+    // V, M, the scratch row, the padded input
+    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + p.lineCount + p.paddedCount;
 }
 
 size_t convlab_winograd_weight_gradient_scratch_count(convlab_winograd_geometry g) {
     winograd_plan p = make_plan(g);
-    // V, D, the e rows, the padded input, the partial sums per lane (16, C, K, 16), dU (16, C, K)
-    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + 4 * (size_t)p.rowStride + p.paddedCount
+    // V, D, the scratch row, the padded input, the partial sums per lane (16, C, K, 16), dU (16, C, K)
+    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + p.lineCount + p.paddedCount
         + 16 * (size_t)p.channels * (size_t)p.filters * (widest_vector + 1);
 }
 
@@ -179,7 +180,7 @@ void convlab_winograd_forward(convlab_isa isa, convlab_winograd_geometry g, cons
 void convlab_winograd_weight_gradient(convlab_isa isa, convlab_winograd_geometry g, const float *input, const float *delta,
                                       int batch, float *weightGradient, float *scratch) {
     winograd_plan p = make_plan(g);
-    float *du = scratch + 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + 4 * (size_t)p.rowStride + p.paddedCount
+    float *du = scratch + 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + p.lineCount + p.paddedCount
         + 16 * (size_t)p.channels * (size_t)p.filters * widest_vector;
     memset(du, 0, sizeof(float) * 16 * (size_t)p.channels * (size_t)p.filters);
     if (batch > 0 && p.outputHeight > 0 && p.outputWidth > 0) {

@@ -18,6 +18,13 @@
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 #define NAME(name) CAT(name, SUFFIX)
+// The transforms run along a tile row, so a row of few tiles fills only part of a 16-float
+// vector: there the AVX-512 kernel calls the 8-float (AVX2) transforms, which waste less.
+#if ISA == 2
+#define TRANSFORM(name) ((plan->tilesX + 7) / 8 * 8 < (plan->tilesX + 15) / 16 * 16 ? CAT(name, avx2) : NAME(name))
+#else
+#define TRANSFORM(name) NAME(name)
+#endif
 
 typedef float NAME(vec) __attribute__((vector_size(VW * 4)));
 #define V NAME(vec)
@@ -70,69 +77,74 @@ static inline void NAME(copy)(float *to, const float *from, int count) {
     if (x < count) NAME(store_prefix)(to + x, NAME(load_prefix)(from + x, count - x), count - x);
 }
 
-// The block's input rows, zero-padded: (images, C, bufferRows, rowStride), row i of a plane
-// holding input row 2·firstTileRow − pad + i at column pad. Columns outside the input are
-// never written (the caller zeroed the buffer once); rows outside it are zeroed here.
-static void NAME(pad_block)(const winograd_plan *plan, const winograd_block *block, const float *input, float *padded) {
-    const int C = plan->channels, H = plan->height, W = plan->width, stride = plan->rowStride;
+// The block's input rows, zero-padded and split into even and odd columns:
+// (images, C, bufferRows, [E | O]), E[x] = padded[2x], O[x] = padded[2x + 1], where row i of a
+// plane holds input row 2·firstTileRow − pad + i. Tile tx then reads E[tx], O[tx], E[tx+1],
+// O[tx+1]: whole vectors, no shuffles in the transform. `line` is a zero-bordered scratch row
+// (the caller zeroed it once; only its interior is ever written).
+static void NAME(pad_block)(const winograd_plan *plan, const winograd_block *block, const float *input, float *padded,
+                            float *line) {
+    const int C = plan->channels, H = plan->height, W = plan->width, half = plan->halfStride;
     const int rows = 2 * block->tileRows + 2;
     for (int image = 0; image < block->images; image++) {
         for (int c = 0; c < C; c++) {
             const float *plane = input + ((size_t)(block->firstImage + image) * (size_t)C + (size_t)c) * (size_t)H * (size_t)W;
-            float *target = padded + ((size_t)image * (size_t)C + (size_t)c) * (size_t)plan->bufferRows * (size_t)stride;
+            float *target = padded + ((size_t)image * (size_t)C + (size_t)c) * (size_t)plan->bufferRows * (size_t)(2 * half);
             for (int i = 0; i < rows; i++) {
                 const int y = 2 * block->firstTileRow - plan->pad + i;
-                float *row = target + (size_t)i * (size_t)stride;
-                if (y >= 0 && y < H) NAME(copy)(row + plan->pad, plane + (size_t)y * (size_t)W, W);
-                else __builtin_memset(row, 0, sizeof(float) * (size_t)stride);
+                float *even = target + (size_t)i * (size_t)(2 * half), *odd = even + half;
+                if (y < 0 || y >= H) {
+                    __builtin_memset(even, 0, sizeof(float) * (size_t)(2 * half));
+                    continue;
+                }
+                NAME(copy)(line + plan->pad, plane + (size_t)y * (size_t)W, W);
+                for (int x = 0; x < half; x += VW) {
+                    const V a = NAME(load)(line + 2 * x), b = NAME(load)(line + 2 * x + VW);
+                    NAME(store)(even + x, EVENS(a, b));
+                    NAME(store)(odd + x, ODDS(a, b));
+                }
             }
         }
     }
 }
 
-// V[ξ][c][t…] for the tiles of one tile row of one channel: rows r0…r3 (padded) give
-//   Bᵀ·d  : e0 = r0 − r2, e1 = r1 + r2, e2 = r2 − r1, e3 = r1 − r3      (along the row)
-//   ·B    : for each eᵢ and tile x0 = 2·tx: eᵢ[x0] − eᵢ[x0+2], eᵢ[x0+1] + eᵢ[x0+2],
-//           eᵢ[x0+2] − eᵢ[x0+1], eᵢ[x0+1] − eᵢ[x0+3]
+// V[ξ][c][t…] for the tiles of one tile row of one channel, from four padded rows (E | O):
+//   columns of tile tx: d0 = E[tx], d1 = O[tx], d2 = E[tx+1], d3 = O[tx+1]
+//   ·B    : u0 = d0 − d2, u1 = d1 + d2, u2 = d2 − d1, u3 = d1 − d3      (for each row)
+//   Bᵀ·   : v0ⱼ = u0ⱼ − u2ⱼ, v1ⱼ = u1ⱼ + u2ⱼ, v2ⱼ = u2ⱼ − u1ⱼ, v3ⱼ = u1ⱼ − u3ⱼ  (rows 0…3)
 // Stores whole vectors: lanes past the row's last tile land on the next row's tiles (written
 // after this one) or in the block's slack.
-static void NAME(input_transform_row)(const winograd_plan *plan, const float *rows, float *e, float *out, size_t xiStride) {
-    const int stride = plan->rowStride, span = plan->rowSpan;
-    for (int x = 0; x < span + 2 * VW; x += VW) {
-        V r0 = NAME(load)(rows + x), r1 = NAME(load)(rows + stride + x);
-        V r2 = NAME(load)(rows + 2 * stride + x), r3 = NAME(load)(rows + 3 * stride + x);
-        NAME(store)(e + x, r0 - r2);
-        NAME(store)(e + stride + x, r1 + r2);
-        NAME(store)(e + 2 * stride + x, r2 - r1);
-        NAME(store)(e + 3 * stride + x, r1 - r3);
-    }
-    for (int i = 0; i < 4; i++) {
-        const float *ei = e + i * stride;
-        float *o = out + (size_t)(4 * i) * xiStride;
-        for (int x = 0, t = 0; x < span; x += 2 * VW, t += VW) {
-            V a = NAME(load)(ei + x), b = NAME(load)(ei + x + VW);
-            V a2 = NAME(load)(ei + x + 2), b2 = NAME(load)(ei + x + 2 + VW);
-            V c0 = EVENS(a, b), c1 = ODDS(a, b), c2 = EVENS(a2, b2), c3 = ODDS(a2, b2);
-            NAME(store)(o + t, c0 - c2);
-            NAME(store)(o + xiStride + t, c1 + c2);
-            NAME(store)(o + 2 * xiStride + t, c2 - c1);
-            NAME(store)(o + 3 * xiStride + t, c1 - c3);
+static void NAME(input_transform_row)(const winograd_plan *plan, const float *rows, float *out, size_t xiStride) {
+    const int half = plan->halfStride, rowStride = 2 * half;
+    for (int t = 0; t < plan->tilesX; t += VW) {
+        V u[4][4];
+        for (int i = 0; i < 4; i++) {
+            const float *even = rows + (size_t)i * (size_t)rowStride + t, *odd = even + half;
+            const V d0 = NAME(load)(even), d1 = NAME(load)(odd), d2 = NAME(load)(even + 1), d3 = NAME(load)(odd + 1);
+            u[i][0] = d0 - d2; u[i][1] = d1 + d2; u[i][2] = d2 - d1; u[i][3] = d1 - d3;
+        }
+        for (int j = 0; j < 4; j++) {
+            float *o = out + (size_t)j * xiStride + (size_t)t;
+            NAME(store)(o, u[0][j] - u[2][j]);
+            NAME(store)(o + 4 * xiStride, u[1][j] + u[2][j]);
+            NAME(store)(o + 8 * xiStride, u[2][j] - u[1][j]);
+            NAME(store)(o + 12 * xiStride, u[1][j] - u[3][j]);
         }
     }
 }
 
 // V (16, C, ld) for every channel and tile of the block, from its padded rows.
-static void NAME(input_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *padded,
-                                        float *v, float *e) {
-    const int C = plan->channels, stride = plan->rowStride;
+static void NAME(input_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *padded, float *v) {
+    const int C = plan->channels;
+    const size_t rowStride = 2 * (size_t)plan->halfStride;
     const size_t xiStride = (size_t)C * (size_t)plan->ld;
     for (int image = 0; image < block->images; image++) {
         for (int r = 0; r < block->tileRows; r++) {
             const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
             for (int c = 0; c < C; c++) {
                 const float *rows = padded + (((size_t)image * (size_t)C + (size_t)c) * (size_t)plan->bufferRows
-                                              + (size_t)(2 * r)) * (size_t)stride;
-                NAME(input_transform_row)(plan, rows, e, v + (size_t)c * (size_t)plan->ld + firstTile, xiStride);
+                                              + (size_t)(2 * r)) * rowStride;
+                NAME(input_transform_row)(plan, rows, v + (size_t)c * (size_t)plan->ld + firstTile, xiStride);
             }
         }
     }
@@ -237,15 +249,15 @@ static void NAME(forward)(const winograd_plan *plan, const float *input, int bat
                           float *output, float *scratch) {
     float *v = scratch;
     float *m = v + 16 * (size_t)plan->channels * (size_t)plan->ld;
-    float *e = m + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
-    float *padded = e + 4 * (size_t)plan->rowStride;
-    __builtin_memset(padded, 0, sizeof(float) * plan->paddedCount);
+    float *line = m + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
+    float *padded = line + plan->lineCount;
+    __builtin_memset(line, 0, sizeof(float) * plan->lineCount);
     winograd_block block = {0, 0, 0, 0};
     while (NAME(next_block)(plan, batch, &block)) {
-        NAME(pad_block)(plan, &block, input, padded);
-        NAME(input_transform_block)(plan, &block, padded, v, e);
+        TRANSFORM(pad_block)(plan, &block, input, padded, line);
+        TRANSFORM(input_transform_block)(plan, &block, padded, v);
         NAME(multiply_block)(plan, u, v, m, block.images * block.tileRows * plan->tilesX);
-        NAME(output_transform_block)(plan, &block, m, bias, output);
+        TRANSFORM(output_transform_block)(plan, &block, m, bias, output);
     }
 }
 
@@ -350,17 +362,17 @@ static void NAME(weight_gradient)(const winograd_plan *plan, const float *input,
                                   float *du, float *scratch) {
     float *v = scratch;
     float *d = v + 16 * (size_t)plan->channels * (size_t)plan->ld;
-    float *e = d + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
-    float *padded = e + 4 * (size_t)plan->rowStride;
+    float *line = d + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
+    float *padded = line + plan->lineCount;
     float *lanes = padded + plan->paddedCount;
     const size_t pairs = 16 * (size_t)plan->channels * (size_t)plan->filters;
-    __builtin_memset(padded, 0, sizeof(float) * plan->paddedCount);
+    __builtin_memset(line, 0, sizeof(float) * plan->lineCount);
     __builtin_memset(lanes, 0, sizeof(float) * pairs * VW);
     winograd_block block = {0, 0, 0, 0};
     while (NAME(next_block)(plan, batch, &block)) {
-        NAME(pad_block)(plan, &block, input, padded);
-        NAME(input_transform_block)(plan, &block, padded, v, e);
-        NAME(delta_transform_block)(plan, &block, delta, d);
+        TRANSFORM(pad_block)(plan, &block, input, padded, line);
+        TRANSFORM(input_transform_block)(plan, &block, padded, v);
+        TRANSFORM(delta_transform_block)(plan, &block, delta, d);
         NAME(accumulate_block)(plan, v, d, lanes, du, block.images * block.tileRows * plan->tilesX);
     }
     for (size_t pair = 0; pair < pairs; pair++) {
@@ -372,6 +384,7 @@ static void NAME(weight_gradient)(const winograd_plan *plan, const float *input,
 }
 
 #undef V
+#undef TRANSFORM
 #undef EVENS
 #undef ODDS
 #undef ZIP_LOW

@@ -50,5 +50,9 @@ public enum KernelISA: Int, Sendable, CaseIterable, Comparable {
 
     var c: convlab_isa { convlab_isa(rawValue: UInt32(rawValue)) }
 
+    /// One core's arithmetic peak with this instruction set's vectors, measured: independent
+    /// fused multiply-adds for about `seconds` (2 FLOPs per lane and FMA).
+    public func peakGFLOPs(seconds: Double = 0.3) -> Double { convlab_peak_gflops(c, seconds) }
+
     public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
 }

@@ -26,6 +26,10 @@ convlab_isa convlab_cpu_isa(void);
 
 /// Each kernel below takes the instruction set to run with (at most `convlab_cpu_isa()`).
 
+/// One core's arithmetic peak in GFLOP/s with this instruction set's vectors: a loop of
+/// independent fused multiply-adds run for about `seconds` (2 FLOPs per lane and FMA).
+double convlab_peak_gflops(convlab_isa isa, double seconds);
+
 /// A 3×3, stride-1 convolution computed with Winograd's minimal filtering F(2×2, 3×3).
 typedef struct {
     int channels, height, width;   // input (C, H, W)
