@@ -1,3 +1,5 @@
+import ConvKernels
+
 /// The sizes of a pooling layer: input (C, H, W), window, stride, padding.
 public struct PoolingGeometry: Equatable, Sendable {
     public var channels, height, width: Int
@@ -46,15 +48,25 @@ public final class Pool2D<T: EngineScalar>: Layer {
     private var lastInput = UnsafeBufferPointer<T>(start: nil, count: 0)   // (N, C, H, W), other rules
     private var lastBatch = 0
 
-    init(rule: any PoolingRule, geometry: PoolingGeometry) {
+    /// Max pooling in Float32 with stride 2 runs the vector kernel (ConvKernels/PoolingBody.h)
+    /// with this instruction set; anything else the loops below.
+    let isa: KernelISA
+    let usesVectorKernel: Bool
+    private let kernelScratch = ScalarBuffer<Float>(count: 0)   // one line per window row
+
+    init(rule: any PoolingRule, geometry: PoolingGeometry, isa: KernelISA = .selected) {
         self.rule = rule
         builtIn = rule as? PoolingMode
         self.geometry = geometry
+        self.isa = isa
+        let g = geometry
+        usesVectorKernel = T.self == Float.self && builtIn == .max && g.strideY == 2 && g.strideX == 2
+            && (1...4).contains(g.windowHeight) && (1...4).contains(g.windowWidth) && g.padY < g.windowHeight && g.padX < g.windowWidth
         inputShape = Shape(channels: geometry.channels, height: geometry.height, width: geometry.width)
         outputShape = Shape(channels: geometry.channels, height: geometry.outputHeight, width: geometry.outputWidth)
     }
 
-    public func replica() -> Pool2D<T> { Pool2D(rule: rule, geometry: geometry) }
+    public func replica() -> Pool2D<T> { Pool2D(rule: rule, geometry: geometry, isa: isa) }
 
     public var forwardFLOPsPerSample: Int { outputShape.count * geometry.windowHeight * geometry.windowWidth }
 
@@ -74,7 +86,11 @@ public final class Pool2D<T: EngineScalar>: Layer {
         case .max?:
             if argmax.count != output.count { argmax = Array(repeating: 0, count: output.count) }
             argmax.withUnsafeMutableBufferPointer { argmax in
-                PoolingKernels.maxForward(g, input: input, planes: planes, output: output.pointer, argmax: argmax)
+                if usesVectorKernel {
+                    vectorMaxForward(input, planes: planes, argmax: argmax)
+                } else {
+                    PoolingKernels.maxForward(g, input: input, planes: planes, output: output.pointer, argmax: argmax)
+                }
             }
         case .avg?:
             PoolingKernels.averageForward(g, input: input, planes: planes, output: output.pointer)
@@ -83,6 +99,17 @@ public final class Pool2D<T: EngineScalar>: Layer {
             WindowPooling.forward(rule, g, input: input, planes: planes, output: output.pointer)
         }
         return output.readable
+    }
+
+    private func vectorMaxForward(_ input: UnsafeBufferPointer<T>, planes: Int, argmax: UnsafeMutableBufferPointer<Int32>) {
+        let g = geometry
+        let c = convlab_pool_geometry(height: Int32(g.height), width: Int32(g.width), outputHeight: Int32(g.outputHeight),
+                                      outputWidth: Int32(g.outputWidth), windowHeight: Int32(g.windowHeight),
+                                      windowWidth: Int32(g.windowWidth), padY: Int32(g.padY), padX: Int32(g.padX))
+        kernelScratch.ensureCount(convlab_pool_line_count(c) * g.windowHeight)
+        let x = UnsafeRawPointer(input.baseAddress!).assumingMemoryBound(to: Float.self)
+        let y = UnsafeMutableRawPointer(output.pointer.baseAddress!).assumingMemoryBound(to: Float.self)
+        convlab_max_pool_stride2(isa.c, c, x, Int32(planes), y, argmax.baseAddress!, kernelScratch.pointer.baseAddress!)
     }
 
     public func backward(_ outputGradient: UnsafeBufferPointer<T>, batch: Int, needsInputGradient: Bool) -> UnsafeBufferPointer<T>? {

@@ -59,6 +59,24 @@ void convlab_winograd_forward(convlab_isa isa, convlab_winograd_geometry g, cons
 void convlab_winograd_weight_gradient(convlab_isa isa, convlab_winograd_geometry g, const float *input, const float *delta, int batch,
                                       float *weightGradient, float *scratch);
 
+/// A max-pooling layer the vector kernel runs: stride 2 both ways, windows of at most 4×4,
+/// padding smaller than the window.
+typedef struct {
+    int height, width;               // an input plane
+    int outputHeight, outputWidth;
+    int windowHeight, windowWidth;
+    int padY, padX;
+} convlab_pool_geometry;
+
+/// Floats of one scratch line; the kernel needs windowHeight of them.
+size_t convlab_pool_line_count(convlab_pool_geometry g);
+
+/// y = max over each window, argmax = the winning cell's index in its input plane, for `planes`
+/// planes (N·C) of (H, W): the first maximum in scan order wins, padding never wins, a NaN wins
+/// (the last one).
+void convlab_max_pool_stride2(convlab_isa isa, convlab_pool_geometry g, const float *input, int planes, float *output,
+                              int *argmax, float *scratch);
+
 #ifdef __cplusplus
 }
 #endif
