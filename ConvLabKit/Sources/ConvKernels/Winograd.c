@@ -20,6 +20,10 @@ typedef struct {
     int bufferRows;       // padded input rows per plane of a block: 2·rowsPerBlock + 2
     size_t paddedCount;   // floats of a block's padded input (images, C, bufferRows, rowStride)
     int ld;               // floats between two rows of V, M and D: a block's tiles plus slack
+    // Floats from one ξ to the next in V (16, C, ld), M (16, K4, ld) and D (16, K, ld): one cache
+    // line more than the rows, so that the 16 vectors a transform reads or writes for one tile
+    // do not all fall into the same L1 set (at 4 KiB multiples they would evict each other).
+    size_t vStride, mStride, dStride;
 } winograd_plan;
 
 typedef struct { int firstImage, images, firstTileRow, tileRows; } winograd_block;
@@ -50,6 +54,9 @@ static winograd_plan make_plan(convlab_winograd_geometry g) {
     p.paddedCount = (size_t)p.imagesPerBlock * (size_t)p.channels * (size_t)p.bufferRows * 2 * (size_t)p.halfStride;
     const int tiles = p.imagesPerBlock * p.rowsPerBlock * p.tilesX;
     p.ld = (tiles + widest_vector - 1) / widest_vector * widest_vector + 2 * widest_vector;
+    p.vStride = (size_t)p.channels * (size_t)p.ld + widest_vector;
+    p.mStride = (size_t)p.filtersRounded * (size_t)p.ld + widest_vector;
+    p.dStride = (size_t)p.filters * (size_t)p.ld + widest_vector;
     return p;
 }
 
@@ -60,13 +67,13 @@ size_t convlab_winograd_weights_count(convlab_winograd_geometry g) {
 size_t convlab_winograd_forward_scratch_count(convlab_winograd_geometry g) {
     winograd_plan p = make_plan(g);
     // V, M, the scratch row, the padded input
-    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + p.lineCount + p.paddedCount;
+    return 16 * (p.vStride + p.mStride) + p.lineCount + p.paddedCount;
 }
 
 size_t convlab_winograd_weight_gradient_scratch_count(convlab_winograd_geometry g) {
     winograd_plan p = make_plan(g);
     // V, D, the scratch row, the padded input, the partial sums per lane (16, C, K, 16), dU (16, C, K)
-    return 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + p.lineCount + p.paddedCount
+    return 16 * (p.vStride + p.dStride) + p.lineCount + p.paddedCount
         + 16 * (size_t)p.channels * (size_t)p.filters * (widest_vector + 1);
 }
 
@@ -180,7 +187,7 @@ void convlab_winograd_forward(convlab_isa isa, convlab_winograd_geometry g, cons
 void convlab_winograd_weight_gradient(convlab_isa isa, convlab_winograd_geometry g, const float *input, const float *delta,
                                       int batch, float *weightGradient, float *scratch) {
     winograd_plan p = make_plan(g);
-    float *du = scratch + 16 * (size_t)(p.channels + p.filtersRounded) * (size_t)p.ld + p.lineCount + p.paddedCount
+    float *du = scratch + 16 * (p.vStride + p.dStride) + p.lineCount + p.paddedCount
         + 16 * (size_t)p.channels * (size_t)p.filters * widest_vector;
     memset(du, 0, sizeof(float) * 16 * (size_t)p.channels * (size_t)p.filters);
     if (batch > 0 && p.outputHeight > 0 && p.outputWidth > 0) {

@@ -85,7 +85,7 @@ static void NAME(input_transform_row)(const winograd_plan *plan, const float *ro
 static void NAME(input_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *padded, float *v) {
     const int C = plan->channels;
     const size_t rowStride = 2 * (size_t)plan->halfStride;
-    const size_t xiStride = (size_t)C * (size_t)plan->ld;
+    const size_t xiStride = plan->vStride;
     for (int image = 0; image < block->images; image++) {
         for (int r = 0; r < block->tileRows; r++) {
             const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
@@ -107,8 +107,8 @@ static void NAME(multiply_block)(const winograd_plan *plan, const float *u, cons
     const int rounded = (tiles + VW - 1) / VW * VW;
     for (int xi = 0; xi < 16; xi++) {
         const float *uxi = u + (size_t)xi * (size_t)C * (size_t)K4;
-        const float *vxi = v + (size_t)xi * (size_t)C * ld;
-        float *mxi = m + (size_t)xi * (size_t)K4 * ld;
+        const float *vxi = v + (size_t)xi * plan->vStride;
+        float *mxi = m + (size_t)xi * plan->mStride;
         for (int k = 0; k < K4; k += 4) {
             int t = 0;
             for (; t + 2 * VW <= rounded; t += 2 * VW) {
@@ -149,7 +149,7 @@ static void NAME(multiply_block)(const winograd_plan *plan, const float *u, cons
 static void NAME(output_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *m,
                                          const float *bias, float *output) {
     const int K = plan->filters, K4 = plan->filtersRounded, Ho = plan->outputHeight, Wo = plan->outputWidth;
-    const size_t ld = (size_t)plan->ld, xiStride = (size_t)K4 * ld;
+    const size_t ld = (size_t)plan->ld, xiStride = plan->mStride;
     for (int image = 0; image < block->images; image++) {
         for (int r = 0; r < block->tileRows; r++) {
             const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
@@ -196,8 +196,8 @@ static int NAME(next_block)(const winograd_plan *plan, int batch, winograd_block
 static void NAME(forward)(const winograd_plan *plan, const float *input, int batch, const float *u, const float *bias,
                           float *output, float *scratch) {
     float *v = scratch;
-    float *m = v + 16 * (size_t)plan->channels * (size_t)plan->ld;
-    float *line = m + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
+    float *m = v + 16 * plan->vStride;
+    float *line = m + 16 * plan->mStride;
     float *padded = line + plan->lineCount;
     __builtin_memset(line, 0, sizeof(float) * plan->lineCount);
     winograd_block block = {0, 0, 0, 0};
@@ -215,7 +215,7 @@ static void NAME(forward)(const winograd_plan *plan, const float *input, int bat
 // δ is read in place, with masked loads past its last row and column.
 static void NAME(delta_transform_block)(const winograd_plan *plan, const winograd_block *block, const float *delta, float *d) {
     const int K = plan->filters, Ho = plan->outputHeight, Wo = plan->outputWidth;
-    const size_t ld = (size_t)plan->ld, xiStride = (size_t)K * ld;
+    const size_t ld = (size_t)plan->ld, xiStride = plan->dStride;
     for (int image = 0; image < block->images; image++) {
         for (int r = 0; r < block->tileRows; r++) {
             const size_t firstTile = ((size_t)image * (size_t)block->tileRows + (size_t)r) * (size_t)plan->tilesX;
@@ -265,8 +265,8 @@ static void NAME(accumulate_block)(const winograd_plan *plan, const float *v, co
     const size_t ld = (size_t)plan->ld;
     const int whole = tiles / VW * VW;
     for (int xi = 0; xi < 16; xi++) {
-        const float *vxi = v + (size_t)xi * (size_t)C * ld;
-        const float *dxi = d + (size_t)xi * (size_t)K * ld;
+        const float *vxi = v + (size_t)xi * plan->vStride;
+        const float *dxi = d + (size_t)xi * plan->dStride;
         float *laneXi = lanes + (size_t)xi * (size_t)C * (size_t)K * VW;
         float *duxi = du + (size_t)xi * (size_t)C * (size_t)K;
         for (int c0 = 0; c0 < C; c0 += CB) {
@@ -309,8 +309,8 @@ static void NAME(accumulate_block)(const winograd_plan *plan, const float *v, co
 static void NAME(weight_gradient)(const winograd_plan *plan, const float *input, const float *delta, int batch,
                                   float *du, float *scratch) {
     float *v = scratch;
-    float *d = v + 16 * (size_t)plan->channels * (size_t)plan->ld;
-    float *line = d + 16 * (size_t)plan->filtersRounded * (size_t)plan->ld;
+    float *d = v + 16 * plan->vStride;
+    float *line = d + 16 * plan->dStride;
     float *padded = line + plan->lineCount;
     float *lanes = padded + plan->paddedCount;
     const size_t pairs = 16 * (size_t)plan->channels * (size_t)plan->filters;
