@@ -9,6 +9,13 @@ static double seconds_now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+// Keeps the compiler from folding the loop: an empty asm that "changes" the registers (x86 only).
+#if defined(__x86_64__)
+#define PEAK_BARRIER __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]));
+#else
+#define PEAK_BARRIER
+#endif
+
 // 12 chains: enough to cover an FMA's latency (4 cycles) on two pipes.
 #define PEAK_LOOP(VW)                                                                                 \
     typedef float vec __attribute__((vector_size(VW * 4)));                                           \
@@ -20,14 +27,15 @@ static double seconds_now(void) {
     do {                                                                                              \
         for (int r = 0; r < 4096; r++) {                                                              \
             for (int i = 0; i < 12; i++) a[i] = a[i] * x + y;                                         \
-            __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5])); \
+            PEAK_BARRIER                                                                              \
         }                                                                                             \
         iterations += 4096;                                                                           \
         elapsed = seconds_now() - start;                                                              \
     } while (elapsed < seconds);                                                                      \
     float sink = 0;                                                                                   \
     for (int i = 0; i < 12; i++) sink += a[i][0];                                                     \
-    __asm__ volatile("" : : "x"(sink));                                                               \
+    volatile float keep = sink;                                                                       \
+    (void)keep;                                                                                       \
     return (double)iterations * 12.0 * VW * 2.0 / elapsed / 1e9;
 
 static double peak_generic(double seconds) { PEAK_LOOP(4) }

@@ -1,6 +1,8 @@
 import ConvKernels
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Two-dimensional convolution (cross-correlation, the deep-learning convention: no kernel flip).
