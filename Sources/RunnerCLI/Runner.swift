@@ -23,7 +23,7 @@ public struct RunnerCommand: ParsableCommand {
         Exit codes: 0 success, 1 a run failed or diverged, 2 bad input, 130/143 stopped by Ctrl-C/SIGTERM.
         """,
         version: "0.1.0",
-        subcommands: [Exec.self, Validate.self, Report.self, Runs.self, Export.self, Merge.self, Slurm.self, Plugins.self, Schema.self, Bench.self]
+        subcommands: [Exec.self, Validate.self, Report.self, ServeCommand.self, Runs.self, Export.self, Merge.self, Slurm.self, Plugins.self, Schema.self, Bench.self]
     )
 
     public init() {}
