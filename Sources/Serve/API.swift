@@ -49,7 +49,7 @@ enum API {
     }
 
     /// A run's status as the runs view shows it (`running`, `stale (…)`, `completed`, …), with its progress.
-    static func state(_ reporter: Reporter, run id: Int64) throws -> JSONObject {
+    static func state(_ reporter: Reporter, run id: Int64) throws -> (object: JSONObject, live: Bool) {
         var object = JSONObject()
         object.add("run", Double(id))
         let table = try reporter.runs(RunFilter(runIDs: [id])).sections.first?.table
@@ -60,14 +60,31 @@ enum API {
         object.add("epochs_done", progress?[0].double)
         object.add("epochs_planned", progress?[1].double)
         object.add("steps_done", progress?[2].double)
-        return object
+        return (object, status == "running")
+    }
+
+    /// An incremental answer: its JSON, how many rows it holds, and whether the run is live (a
+    /// client waiting for rows keeps asking only then).
+    struct Increment: Sendable {
+        var text: String
+        var rows: Int
+        var live: Bool
+    }
+
+    /// `wait=S`: seconds an incremental answer may wait for rows after `since_step` (long polling).
+    static func wait(_ query: QueryParameters) throws(HTTPProblem) -> Double {
+        guard let text = try query.value("wait") else { return 0 }
+        guard let seconds = Double(text), (0...30).contains(seconds) else {
+            throw HTTPProblem.badParameter("wait", "\"\(text.prefix(40))\" is not a number of seconds from 0 to 30")
+        }
+        return seconds
     }
 
     /// `/api/runs/ID/metrics?names=a,b&since_step=N`: the run's metric rows after step N (all
     /// with no since_step), oldest first, as `report --history` gives them, with the run's status:
     /// what a page polls to grow its curves.
-    static func metrics(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> String {
-        try query.rejectUnknown(allowed: ["names", "since_step"])
+    static func metrics(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> Increment {
+        try query.rejectUnknown(allowed: ["names", "since_step", "wait"])
         let names = query.values("names", splittingCommas: true)
         guard names.count <= 32 else { throw HTTPProblem.badParameter("names", "\(names.count) names; at most 32") }
         for name in names where name.count > 64 || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
@@ -83,8 +100,8 @@ enum API {
     }
 
     /// `/api/runs/ID/grad_norms?since_step=N`: the L2 and max-abs gradient norm rows after step N.
-    static func gradNorms(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> String {
-        try query.rejectUnknown(allowed: ["since_step"])
+    static func gradNorms(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> Increment {
+        try query.rejectUnknown(allowed: ["since_step", "wait"])
         let since = try query.integer("since_step", in: -1...Int64(Int32.max) * 1024) ?? -1
         let id = try reporter.reader.resolveRun(reference)
         let result = try reporter.reader.query("""
@@ -95,7 +112,7 @@ enum API {
 
     /// Rows after `since`, cut at a whole step when there are more than `maxRows` (`truncated`:
     /// ask again from `last_step`).
-    static func incremental(_ reporter: Reporter, run id: Int64, since: Int64, result: QueryResult, stepColumn: Int) throws -> String {
+    static func incremental(_ reporter: Reporter, run id: Int64, since: Int64, result: QueryResult, stepColumn: Int) throws -> Increment {
         var rows = result.rows
         var truncated = false
         if rows.count > maxRows {
@@ -104,12 +121,12 @@ enum API {
             rows = Array(rows.prefix(maxRows)).filter { $0.stepValue(stepColumn) < cut }
         }
         let last = rows.last.map { $0.stepValue(stepColumn) } ?? since
-        var object = try state(reporter, run: id)
+        var (object, live) = try state(reporter, run: id)
         object.add("since_step", Double(since))
         object.add("last_step", Double(last))
         object.add("truncated", truncated)
         object.add("rows", json: Table(query: QueryResult(columns: result.columns, rows: rows)).renderJSON())
-        return object.text
+        return Increment(text: object.text, rows: rows.count, live: live)
     }
 
     /// `/api/compare?runs=A,B`: `runner report --compare A B --format json`.

@@ -1,5 +1,5 @@
-/// app.js: the pages' one script. On a run's page it polls `/api/runs/ID/metrics?since_step=N`
-/// and `/grad_norms` every 2 s while the run is live, keeps every point, and redraws the charts
+/// app.js: the pages' one script. On a run's page it polls `/api/runs/ID/metrics?since_step=N&wait=10`
+/// (an answer comes as soon as the run has recorded more, or after 10 s) and `/grad_norms` while the run is live, keeps every point, and redraws the charts
 /// (the same drawing as SVGChart.swift, built with DOM calls, so no text is ever parsed as HTML);
 /// on the runs page it refreshes the rows of live runs from `/api/runs` every 5 s.
 enum AppScript {
@@ -16,7 +16,7 @@ enum AppScript {
         const e = Math.floor(Math.log10(x)), p = Math.pow(10, e), f = x / p, s = 1e-9;
         return (f <= 1 + s ? 1 : f <= 2 + s ? 2 : f <= 5 + s ? 5 : 10) * p;
       }
-      function niceScale(min, max, count, log) {
+      function niceScale(min, max, count, log, integral) {
         let a = Math.min(min, max), b = Math.max(min, max);
         if (log) {
           a = Math.log10(Math.max(a, 1e-300)); b = Math.log10(Math.max(b, 1e-300));
@@ -29,8 +29,8 @@ enum AppScript {
           return { low: lo, high: hi, ticks: ticks, log: true, step: every };
         }
         if (!isFinite(a) || !isFinite(b)) { a = 0; b = 1; }
-        if (a === b) { const pad = a === 0 ? 1 : Math.abs(a) * 0.05; a -= pad; b += pad; }
-        const step = nice((b - a) / Math.max(count - 1, 1));
+        if (a === b) { const pad = a === 0 || integral ? 1 : Math.abs(a) * 0.05; a -= pad; b += pad; }
+        const step = Math.max(integral ? 1 : 0, nice((b - a) / Math.max(count - 1, 1)));
         const first = Math.floor(a / step), last = Math.ceil(b / step), ticks = [];
         for (let k = first; k <= last; k++) ticks.push(k * step);
         return { low: first * step, high: last * step, ticks: ticks, log: false, step: step };
@@ -87,7 +87,7 @@ enum AppScript {
         } else {
           let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
           for (const p of all) { minX = Math.min(minX, p[0]); maxX = Math.max(maxX, p[0]); minY = Math.min(minY, p[1]); maxY = Math.max(maxY, p[1]); }
-          const xs = niceScale(minX, maxX, 6, false), ys = niceScale(minY, maxY, 5, log);
+          const xs = niceScale(minX, maxX, 6, false, true), ys = niceScale(minY, maxY, 5, log, false);
           const pw = W - M.left - M.right, ph = H - M.top - M.bottom;
           const px = function (x) { return M.left + position(xs, x) * pw; };
           const py = function (y) { return H - M.bottom - position(ys, y) * ph; };
@@ -146,11 +146,16 @@ enum AppScript {
         const metrics = {}, norms = {};
         let sinceMetrics = -1, sinceNorms = -1, loaded = false;
         const smoothingControl = document.getElementById("smoothing");
+        const first = root.querySelector('figure[data-chart="train_loss"] polyline.series:not(.raw)');
+        root.dataset.drawn = first ? first.dataset.points : "0";     // as the server drew it
 
-        async function fetchAll(kind, since) {
+        // `wait`: the first request may wait that many seconds for rows (long polling).
+        async function fetchAll(kind, since, wait) {
           let answer, rows = [];
           do {
-            const response = await fetch("/api/runs/" + encodeURIComponent(id) + "/" + kind + "?since_step=" + since, { cache: "no-store" });
+            const url = "/api/runs/" + encodeURIComponent(id) + "/" + kind + "?since_step=" + since + (wait ? "&wait=" + wait : "");
+            wait = 0;
+            const response = await fetch(url, { cache: "no-store" });
             answer = await response.json();
             if (!response.ok) throw new Error(answer.error || response.status);
             rows = rows.concat(answer.rows);
@@ -203,7 +208,7 @@ enum AppScript {
           if (progress) progress.textContent = "epoch " + state.epochs_done + " of " + state.epochs_planned + ", step " + state.steps_done + ".";
         }
         async function update() {
-          const m = await fetchAll("metrics", sinceMetrics);
+          const m = await fetchAll("metrics", sinceMetrics, loaded ? 10 : 0);
           for (const row of m.rows) (metrics[row.name] = metrics[row.name] || []).push([perEpoch(row.name) ? row.epoch : row.step, row.value]);
           sinceMetrics = m.last;
           const g = await fetchAll("grad_norms", sinceNorms);
@@ -214,6 +219,10 @@ enum AppScript {
           sinceNorms = g.last;
           loaded = true;
           redraw();
+          // What the browser test reads: the points drawn on the training-loss chart after each
+          // poll, in this one page load.
+          const drawn = root.querySelector('figure[data-chart="train_loss"] polyline.series:not(.raw)');
+          root.dataset.drawn = (root.dataset.drawn ? root.dataset.drawn + "," : "") + (drawn ? drawn.dataset.points : 0);
           showState(m.answer);
           root.dataset.polls = String(Number(root.dataset.polls || "0") + 1);
           return m.answer.live;
@@ -221,7 +230,7 @@ enum AppScript {
         async function poll() {
           let live = true;
           try { live = await update(); } catch (error) { root.dataset.pollError = String(error); }
-          if (live) setTimeout(poll, 2000); else root.dataset.live = "false";
+          if (live) setTimeout(poll, 1000); else root.dataset.live = "false";
         }
         if (smoothingControl) smoothingControl.addEventListener("change", function () { if (loaded) redraw(); else update(); });
         if (root.dataset.live === "true") poll();

@@ -15,7 +15,8 @@ struct NiceScale: Equatable, Sendable {
 
     /// An axis covering `minimum…maximum` with about `count` ticks. On a log scale the values must
     /// be positive (the caller leaves the others out).
-    init(minimum: Double, maximum: Double, count: Int = 5, logarithmic: Bool = false) {
+    /// `integral`: the values are whole numbers (steps, epochs), so ticks are too.
+    init(minimum: Double, maximum: Double, count: Int = 5, logarithmic: Bool = false, integral: Bool = false) {
         self.logarithmic = logarithmic
         var (a, b) = (min(minimum, maximum), max(minimum, maximum))
         if logarithmic {
@@ -34,10 +35,10 @@ struct NiceScale: Equatable, Sendable {
         }
         if !a.isFinite || !b.isFinite { (a, b) = (0, 1) }
         if a == b {
-            let pad = a == 0 ? 1 : abs(a) * 0.05
+            let pad = a == 0 || integral ? 1 : abs(a) * 0.05
             (a, b) = (a - pad, b + pad)
         }
-        let spacing = Self.nice((b - a) / Double(max(count - 1, 1)))
+        let spacing = max(integral ? 1 : 0, Self.nice((b - a) / Double(max(count - 1, 1))))
         let first = (a / spacing).rounded(.down), last = (b / spacing).rounded(.up)
         low = first * spacing
         high = last * spacing

@@ -22,7 +22,7 @@ enum RunPage {
         body += "<h1>Run \(id) <span class=\"subtitle\">\(HTML.escape(label?[0].string ?? ""))"
         if let variant = label?[1].string, !variant.isEmpty { body += " · \(HTML.escape(variant))" }
         body += "</span> <span id=\"run-status\">\(RunsPage.statusBadge(status))</span></h1>\n"
-        body += "<p class=\"meta\"><span id=\"run-progress\"></span>\(live ? " The curves grow as the run records more (polled every 2 s)." : "")"
+        body += "<p class=\"meta\"><span id=\"run-progress\"></span>\(live ? " The curves grow as the run records more." : "")"
         body += " <a href=\"/api/runs/\(id)\">JSON</a></p>\n"
 
         body += "<h2>Curves</h2>\n<p class=\"controls\"><label>smoothing of noisy series <select id=\"smoothing\">"

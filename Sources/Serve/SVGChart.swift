@@ -57,7 +57,8 @@ struct SVGChart: Sendable {
               let minY = all.map(\.y).min(), let maxY = all.map(\.y).max() else {
             return svg + "<text class=\"empty\" x=\"\(Int(w / 2))\" y=\"\(Int(h / 2))\" text-anchor=\"middle\">no data yet</text>\n</svg>\n</figure>\n"
         }
-        let xScale = NiceScale(minimum: minX, maximum: maxX, count: 6)
+        // x is a step or an epoch in every chart here: whole-number ticks.
+        let xScale = NiceScale(minimum: minX, maximum: maxX, count: 6, integral: true)
         let yScale = NiceScale(minimum: minY, maximum: maxY, count: 5, logarithmic: logarithmic)
         let plotWidth = w - m.left - m.right, plotHeight = h - m.top - m.bottom
         func px(_ x: Double) -> Double { m.left + xScale.position(x) * plotWidth }

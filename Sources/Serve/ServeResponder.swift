@@ -69,6 +69,13 @@ struct ServeResponder: HTTPResponder {
             return Self.response(.ok, contentType: asset.contentType, body: asset.body, cache: "no-cache")
         }
         let staleAfter = configuration.staleAfter
+        switch route {
+        case .apiMetrics(let reference):
+            return try await waitingForRows(try API.wait(query)) { reader in try API.metrics(API.reporter(reader, staleAfter: staleAfter), reference, query) }
+        case .apiGradNorms(let reference):
+            return try await waitingForRows(try API.wait(query)) { reader in try API.gradNorms(API.reporter(reader, staleAfter: staleAfter), reference, query) }
+        default: break
+        }
         let (text, json) = try await store.read { reader -> (String, Bool) in
             let reporter = API.reporter(reader, staleAfter: staleAfter)
             switch route {
@@ -78,14 +85,26 @@ struct ServeResponder: HTTPResponder {
             case .apiStore: return (try API.store(reader, query), true)
             case .apiRuns: return (try API.runs(reporter, query), true)
             case .apiRun(let reference): return (try API.run(reporter, reference, query), true)
-            case .apiMetrics(let reference): return (try API.metrics(reporter, reference, query), true)
-            case .apiGradNorms(let reference): return (try API.gradNorms(reporter, reference, query), true)
+            case .apiMetrics, .apiGradNorms: return ("", true)     // answered above
             case .apiCompare: return (try API.compare(reporter, query), true)
             case .apiGroups: return (try API.groups(reporter, query), true)
             case .asset: return ("", false)
             }
         }
         return Self.response(.ok, contentType: json ? "application/json; charset=utf-8" : "text/html; charset=utf-8", body: text)
+    }
+
+    /// Long polling: asks again every quarter second, up to `seconds`, while the run is live and
+    /// has no rows after the step asked for; the store is read only while asking, never held.
+    func waitingForRows(_ seconds: Double, _ ask: @escaping @Sendable (StoreReader) throws -> API.Increment) async throws -> Response {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while true {
+            let answer = try await store.read(ask)
+            if answer.rows > 0 || !answer.live || ContinuousClock.now >= deadline {
+                return Self.response(.ok, contentType: "application/json; charset=utf-8", body: answer.text)
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
     }
 
     static func problem(_ error: any Error) -> HTTPProblem {
