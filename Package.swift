@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore"]),
         .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore"]),
         .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve", "Reports", "RunStore"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Reports", "RunStore", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -47,8 +47,9 @@ enum AppScript {
         if (t === 0) return "0";
         const magnitude = Math.max(Math.abs(scale.low), Math.abs(scale.high));
         if (scale.step < 1e-4 || magnitude >= 1e7) {
-          const digits = Math.max(0, Math.floor(Math.log10(Math.abs(t))) - Math.floor(Math.log10(scale.step) + 1e-9));
-          return t.toExponential(Math.min(digits, 6)).replace(/e([+-])(\d)$/, "e$10$2");
+          let digits = 0;
+          while (digits < 6 && Math.abs(Number(t.toExponential(digits)) - t) > scale.step * 1e-6) digits++;
+          return t.toExponential(digits).replace(/e([+-])(\d)$/, "e$10$2");
         }
         return plain(t, Math.max(0, Math.ceil(-Math.log10(scale.step) - 1e-9)));
       }

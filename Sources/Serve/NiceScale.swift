@@ -74,8 +74,12 @@ struct NiceScale: Equatable, Sendable {
         if tick == 0 { return "0" }
         let magnitude = max(abs(low), abs(high))
         if step < 1e-4 || magnitude >= 1e7 {
-            let digits = max(0, Int(log10(abs(tick)).rounded(.down) - (log10(step) + 1e-9).rounded(.down)))
-            return String(format: "%.\(min(digits, 6))e", tick)
+            // The fewest digits that still name the tick: 2e-06, 1e-05, 2.5e+07.
+            for digits in 0...6 {
+                let text = String(format: "%.\(digits)e", tick)
+                if let value = Double(text), abs(value - tick) <= step * 1e-6 { return text }
+            }
+            return String(format: "%.6e", tick)
         }
         return Self.plain(tick, decimals: max(0, Int((-log10(step) - 1e-9).rounded(.up))))
     }
