@@ -9,8 +9,8 @@ import Glibc
 /// Text that would run as script if a page did not escape it.
 let hostile = #"<script>alert("x")</script>"#
 
-/// A store of three runs whose names, tags and notes hold markup: run 1 and 2 completed (pooling
-/// max and avg, 3 epochs), run 3 running (its heartbeat fresh, 1 epoch of 3).
+/// A store of three runs whose names, tags, notes and specs hold markup: run 1 and 2 completed
+/// (pooling max and avg, 3 epochs), run 3 running (max, its heartbeat fresh, 1 epoch of 3).
 func fixtureStore() throws -> String {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-serve-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -19,7 +19,7 @@ func fixtureStore() throws -> String {
     let experiment = try store.createExperiment(name: "lenet \(hostile)", specPath: "Experiments/lenet.json", specJSON: "{}")
     let provenance = RunProvenance(host: "h", os: "o", convlabVersion: "v", swiftVersion: "s", blas: "b")
     let runs: [(pooling: String, accuracies: [Double], done: Bool)] = [("max", [0.80, 0.86, 0.88], true), ("avg", [0.78, 0.84, 0.86], true),
-                                                                       ("max <b>", [0.70], false)]
+                                                                       ("max", [0.70], false)]
     for (index, run) in runs.enumerated() {
         let id = try store.createRun(NewRun(
             experimentID: experiment, runIndex: index + 1, variant: #"{"model.pooling":"\#(run.pooling)"}"#,
