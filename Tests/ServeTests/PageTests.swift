@@ -1,5 +1,7 @@
 import Foundation
+import GRDB
 import Testing
+@testable import RunStore
 @testable import Serve
 
 @Suite("Pages")
@@ -22,6 +24,21 @@ struct PageTests {
             #expect(rowIDs(try await server.get("/?sort=test%20acc&order=desc").body) == ["1", "2", "3"])
             #expect(rowIDs(try await server.get("/?sort=test%20acc&order=asc").body) == ["3", "2", "1"])
             #expect(rowIDs(try await server.get("/?sort=variant").body) == ["2", "1", "3"])
+        }
+    }
+
+    @Test("a running run silent for longer than the stale limit shows as stale, not live")
+    func staleRun() async throws {
+        let path = try fixtureStore()
+        let store = try RunStore(path: path)
+        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET heartbeat_at = heartbeat_at - 3600 WHERE id = 3") }
+        try store.checkpointAndClose()
+        try await withServer(store: path) { server in
+            let page = try await server.get("/")
+            #expect(page.body.contains("<span class=\"status stale\">stale (1h00m silent)</span>"), "\(page.body)")
+            #expect(!page.body.contains("class=\"live\""))
+            let run = try await server.get("/runs/3")
+            #expect(run.body.contains("data-live=\"false\"") && run.body.contains("stale (1h00m silent)"))
         }
     }
 
