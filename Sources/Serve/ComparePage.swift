@@ -45,12 +45,12 @@ enum ComparePage {
             let document = try reporter.groups(by: keys, filter: filter, targetAccuracy: try API.targetAccuracy(query), baseline: try query.value("baseline"))
             for section in document.sections {
                 body += "<h2>\(HTML.escape(section.title))</h2>\n" + (section.table.map { HTML.table($0) } ?? "")
-                if let text = section.text, !text.isEmpty { body += "<pre class=\"note\">\(HTML.escape(text))</pre>\n" }
+                if let text = section.text, !text.isEmpty { body += HTML.preformatted(text, class: "note") }
             }
         } else if shown.count == 2 {
             for section in try reporter.compare(shown[0], shown[1]).sections {
                 body += "<h2>\(HTML.escape(section.title))</h2>\n" + (section.table.map { HTML.table($0) } ?? "")
-                if let text = section.text, !text.isEmpty { body += "<p class=\"note\">\(HTML.escape(text))</p>\n" }
+                if let text = section.text, !text.isEmpty { body += HTML.preformatted(text, class: "note") }
             }
         }
         body += "<h2>Final metrics</h2>\n" + HTML.table(runsTable, cell: { r, c, text in

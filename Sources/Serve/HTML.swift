@@ -1,13 +1,14 @@
+import Foundation
 import Reports
 
 /// Text placed in HTML, in content or in a quoted attribute: `&`, `<`, `>`, `"` and `'` become
 /// entities, so a spec name, description, tag or note holding `<script>` shows as text and runs
 /// nothing. Control and bidi characters are written out as `\u{1B}`, as in every report.
 enum HTML {
-    static func escape(_ text: String) -> String {
+    static func escape(_ text: String, keepingNewlines: Bool = false) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
-        for character in TerminalText.escaped(text) {
+        for character in TerminalText.escaped(text, keepingNewlines: keepingNewlines) {
             switch character {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
@@ -38,6 +39,11 @@ enum HTML {
             }
         }
         return out
+    }
+
+    /// Multi-line text (a spec, a verdict), its line breaks kept, in a `<pre>`.
+    static func preformatted(_ text: String, class name: String) -> String {
+        "<pre class=\"\(name)\">" + escape(text.trimmingCharacters(in: .newlines), keepingNewlines: true) + "</pre>\n"
     }
 
     /// A table from the report views, every cell escaped; `cellClass` may mark cells (live, stale).

@@ -44,11 +44,11 @@ enum RunPage {
                     body += HTML.table(table)
                 }
             case "Resolved spec":
-                body += "<h2>Resolved spec</h2>\n<pre class=\"spec\">\(HTML.escape(section.text ?? ""))</pre>\n"
+                body += "<h2>Resolved spec</h2>\n" + HTML.preformatted(section.text ?? "", class: "spec")
             default:
                 body += "<h2>\(HTML.escape(section.title.hasPrefix("Run ") ? "Run" : section.title))</h2>\n"
                 if let table = section.table { body += HTML.table(table) }
-                if let text = section.text, !text.isEmpty { body += "<pre class=\"note\">\(HTML.escape(text))</pre>\n" }
+                if let text = section.text, !text.isEmpty { body += HTML.preformatted(text, class: "note") }
             }
         }
         body += try checkpoints(reader, run: id)

@@ -83,6 +83,7 @@ struct PageTests {
                          "/?where=" + HTML.percent(hostile), "/nope\(HTML.percent(hostile))"] {
                 let page = try await server.get(path)
                 #expect(!page.body.contains("<script>"), "\(path)")
+                #expect(!page.body.contains("\\u{A}"), "\(path): a line break shown as an escape")
                 let scripts = page.body.components(separatedBy: "<script").dropFirst()
                 #expect(scripts.allSatisfy { $0.hasPrefix(" src=\"/static/app.js\" defer></script>") }, "\(path): inline script")
                 #expect(page.headers["content-security-policy"]?.contains("script-src 'self'") == true)

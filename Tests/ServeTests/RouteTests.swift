@@ -51,5 +51,6 @@ struct RouteTests {
         #expect(HTML.escape(#"<script>alert("x")</script> & 'y'"#) == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;")
         #expect(HTML.escape("a\u{1B}[2Jb") == "a\\u{1B}[2Jb")
         #expect(HTML.query([("where", "a<b&c")]) == "?where=a%3Cb%26c")
+        #expect(HTML.preformatted("{\n  \"a\": \"<b>\"\n}\n", class: "spec") == "<pre class=\"spec\">{\n  &quot;a&quot;: &quot;&lt;b&gt;&quot;\n}</pre>\n")
     }
 }
