@@ -245,6 +245,7 @@ enum AppScript {
             const response = await fetch("/api/runs" + location.search.replace(/([?&])(sort|order)=[^&]*/g, "$1"), { cache: "no-store" });
             if (!response.ok) return;
             const runs = await response.json();
+            table.dataset.refreshes = String(Number(table.dataset.refreshes || "0") + 1);
             const columns = Array.from(table.tHead.rows[0].cells).map(function (c) { return c.textContent.replace(/ [\u25b2\u25bc]$/, ""); });
             for (const run of runs) {
               const row = table.querySelector('tr[data-run="' + CSS.escape(String(run.run)) + '"]');
