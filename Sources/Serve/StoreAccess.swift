@@ -18,6 +18,10 @@ final class StoreAccess: Sendable {
         self.slots = AsyncSlots(connections)
     }
 
+    static func schemaVersion(_ reader: StoreReader) -> Int? {
+        (try? reader.query("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"))?.rows.first?.first?.double.map { Int($0) }
+    }
+
     /// Device and inode: what tells a store replaced by rename from the one that was opened.
     struct FileIdentity: Equatable, Sendable {
         var device: UInt64
@@ -47,6 +51,12 @@ final class StoreAccess: Sendable {
         var lent = idle.withLock { idle -> (reader: StoreReader, file: FileIdentity)? in
             idle.removeAll { $0.file != current }
             return idle.popLast()
+        }
+        // A connection knows the schema the store had when it opened (one opened while
+        // `runner exec` was still creating the store saw an early one): after an upgrade,
+        // or an upgrade by a newer ConvLab, it is opened anew, which checks the store again.
+        if let connection = lent, Self.schemaVersion(connection.reader) != connection.reader.schemaVersion {
+            lent = nil
         }
         if lent == nil {
             let reader = try StoreReader(path: path)

@@ -47,6 +47,19 @@ struct StoreStateTests {
         #expect(FileManager.default.contents(atPath: newer) == before)
     }
 
+    @Test("a store whose schema changes while served (runner exec upgrading it, or a newer ConvLab) is opened anew")
+    func upgradedWhileServed() async throws {
+        let path = try fixtureStore()
+        try await withServer(store: path) { server in
+            #expect(try await server.get("/api/runs").status == 200)
+            let store = try RunStore(path: path)
+            _ = try store.write { db in try db.execute(sql: "UPDATE meta SET value = '99' WHERE key = 'schema_version'") }
+            try store.checkpointAndClose()
+            let reply = try await server.get("/api/runs")
+            #expect(reply.status == 503 && reply.body.contains("was written by a newer ConvLab (store schema 99"), "\(reply.body)")
+        }
+    }
+
     @Test("a store replaced by another file (as runner merge moves one into place) is read anew")
     func replaced() async throws {
         let dir = try folder()

@@ -102,6 +102,36 @@ struct ServeCLITests {
         #expect(host.status == 2 && host.stderr.contains("--host must be an address"))
     }
 
+    @Test("a store written by three runner exec at once: every request answered, every run shown as it ends")
+    func threeWriters() async throws {
+        let folder = temporaryFolder()
+        let store = folder + "/shared.sqlite"
+        let spec = writeSpec(folder, name: "shared", epochs: 3, trainSize: 512, extra: #", "matrix": { "seed": [1, 2, 3] }"#)
+        let serve = try ServeProcess(["--store", store, "--port", "0"])
+        let port = try #require(serve.port())
+        let execs = try (0..<3).map { _ in try launch(["exec", spec, "--store", store, "--quiet"]) }
+        var statuses: [Int: Int] = [:]
+        var pages = 0
+        while execs.contains(where: { $0.0.isRunning }) && pages < 2000 {
+            for path in ["/api/runs", "/", "/api/runs/1/metrics?since_step=0", "/runs/2"] {
+                let reply = try await fetch("http://127.0.0.1:\(port)\(path)")
+                // Before the first exec has made the store it is missing (503, with the reason), and
+                // before it has made its runs, run 1 and 2 are not there (404, saying so).
+                statuses[reply.status, default: 0] += 1
+                #expect(reply.status == 200 || (reply.status == 503 && reply.body.contains("store"))
+                        || (reply.status == 404 && reply.body.contains("no run with id")), "\(path): \(reply.status) \(reply.body.prefix(200))")
+                pages += 1
+            }
+        }
+        for exec in execs { #expect(finish(exec).status == 0) }
+        let final = try await fetch("http://127.0.0.1:\(port)/api/runs")
+        let report = try runner("report", "--store", store, "--format", "json")
+        #expect(final.status == 200 && final.body == report.stdout, "\(final.body)\n\(report.stdout)")
+        #expect(final.body.components(separatedBy: "\"status\": \"completed\"").count == 4, "\(final.body)")
+        #expect((statuses[200] ?? 0) > 0, "\(statuses)")
+        #expect(serve.stop() == 0)
+    }
+
     @Test("a missing store: a note, and the server serves (503 until the store exists)")
     func missingStore() async throws {
         let path = temporaryFolder() + "/none.sqlite"
