@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // `runner serve`'s HTTP server (no default traits: swift-configuration is not needed).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
@@ -26,9 +28,12 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: [kit, .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "RunnerKit", dependencies: [kit, "RunStore", "Checkpoints"]),
         .target(name: "Reports", dependencies: [kit, "RunStore"]),
+        // `runner serve`: the read-only web view of a store (pages, JSON API, charts).
+        .target(name: "Serve", dependencies: [kit, "Reports", "RunStore",
+                                             .product(name: "Hummingbird", package: "hummingbird")]),
         .target(
             name: "RunnerCLI",
-            dependencies: [kit, "RunnerKit", "Reports", "RunStore", "Checkpoints",
+            dependencies: [kit, "RunnerKit", "Reports", "RunStore", "Checkpoints", "Serve",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "runner", dependencies: ["RunnerCLI"]),
@@ -42,6 +47,7 @@ let package = Package(
         .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore"]),
         .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore"]),
         .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Reports", "RunStore", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,6 +14,7 @@ public struct RunnerCommand: ParsableCommand {
           runner report                            one row per run
           runner report --group-by model.pooling   compare the two groups
           runner report --run 1                    one run in detail
+          runner serve                             watch runs train and compare them in a browser (127.0.0.1:8080)
           runner runs tag 1 baseline               tag, annotate (note) or delete (rm) runs
           runner export 1                          the run's weights as safetensors (PyTorch: safetensors.torch.load_file)
           runner slurm lenet --tasks 2 --submit    the sweep as a Slurm job array, its stores merged at the end (runner merge)
@@ -23,7 +24,7 @@ public struct RunnerCommand: ParsableCommand {
         Exit codes: 0 success, 1 a run failed or diverged, 2 bad input, 130/143 stopped by Ctrl-C/SIGTERM.
         """,
         version: "0.1.0",
-        subcommands: [Exec.self, Validate.self, Report.self, Runs.self, Export.self, Merge.self, Slurm.self, Plugins.self, Schema.self, Bench.self]
+        subcommands: [Exec.self, Validate.self, Report.self, ServeCommand.self, Runs.self, Export.self, Merge.self, Slurm.self, Plugins.self, Schema.self, Bench.self]
     )
 
     public init() {}
