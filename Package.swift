@@ -21,7 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
-        .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+        // RunStore takes the names it shares with the runner and the reports (run statuses,
+        // metric names) from ConvLabKit, nothing of the engine's behaviour.
+        .target(name: "RunStore", dependencies: [kit, .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Checkpoints", dependencies: [kit, .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "RunnerKit", dependencies: [kit, "RunStore", "Checkpoints"]),
@@ -37,7 +39,7 @@ let package = Package(
         .executableTarget(name: "thread-exit-probe", dependencies: [kit, "RunStore"], path: "Tests/ThreadExitProbe"),
         .testTarget(name: "ConvCoreTests", dependencies: [kit]),
         .testTarget(name: "DatasetsTests", dependencies: [kit]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"], exclude: ["Fixtures"]),
+        .testTarget(name: "RunStoreTests", dependencies: [kit, "RunStore"], exclude: ["Fixtures"]),
         .testTarget(name: "CheckpointsTests", dependencies: [kit, "Checkpoints", "RunnerKit", "RunStore"]),
         .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore"]),
         .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore"]),

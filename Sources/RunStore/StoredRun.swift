@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 
 /// A run as the store holds it: what resuming and claiming a sweep need to know.

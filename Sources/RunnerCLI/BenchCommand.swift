@@ -304,7 +304,7 @@ struct StoreBench: ParsableCommand {
                 var batch = RecordBatch()
                 let steps = perRun - 3 * epochs
                 for step in 0..<steps {
-                    batch.metrics.append(.init(name: "train_loss", step: step, epoch: Double(step) / Double(steps) * Double(epochs),
+                    batch.metrics.append(.init(name: MetricName.trainLoss.rawValue, step: step, epoch: Double(step) / Double(steps) * Double(epochs),
                                                value: 2 * exp(-Double(step) / Double(steps)), wallTime: Double(step)))
                     if step % 50 == 0 {
                         for layer in [0, 3, 7, 9, 11] {
@@ -314,8 +314,8 @@ struct StoreBench: ParsableCommand {
                     if batch.count >= 20_000 { try writer.append(batch, run: id, epochsDone: 0, stepsDone: step); batch = RecordBatch() }
                 }
                 for epoch in 1...epochs {
-                    for (name, value) in [("test_accuracy", 0.8 + 0.005 * Double(epoch)), ("test_loss", 0.5), ("train_loss_epoch", 0.4)] {
-                        batch.metrics.append(.init(name: name, step: epoch * 100, epoch: Double(epoch), value: value, wallTime: Double(epoch)))
+                    for (name, value) in [(MetricName.testAccuracy, 0.8 + 0.005 * Double(epoch)), (.testLoss, 0.5), (.trainLossEpoch, 0.4)] {
+                        batch.metrics.append(.init(name: name.rawValue, step: epoch * 100, epoch: Double(epoch), value: value, wallTime: Double(epoch)))
                     }
                 }
                 try writer.append(batch, run: id, epochsDone: epochs, stepsDone: steps)

@@ -41,7 +41,7 @@ final class HookLog: Probe {
         journal.add("epoch \(epoch.epoch) \(epoch.metrics.contains { $0.name == "test_accuracy" })")
         recorder.event("hook_log", "epoch \(epoch.epoch) done")
     }
-    func runEnded(_ run: ProbeRun, status: String, recorder: ProbeRecorder) throws { journal.add("end \(status)") }
+    func runEnded(_ run: ProbeRun, status: RunStatus, recorder: ProbeRecorder) throws { journal.add("end \(status.rawValue)") }
     func saveState() -> ProbeState { ProbeState(counters: ["hook_log_steps": steps]) }
 }
 

@@ -1,3 +1,4 @@
+import ConvLabKit
 import Foundation
 import RunStore
 import Testing

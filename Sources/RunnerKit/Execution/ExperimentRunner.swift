@@ -189,7 +189,7 @@ public final class ExperimentRunner {
         } else if before.startedAt != nil {
             guard try store.discardRecords(run: runID, after: nil, claimant: claimant) else { return try session.takenOver() }
         }
-        session.event("started", "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)"
+        session.event(.started, "run \(run.index) of \(runCount)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"), seed \(run.seed)"
               + (resume.map { "; resumed from epoch \($0.record.epoch) (step \($0.record.step)) after an earlier attempt (\(before.status.rawValue), step \(before.stepsDone))" }
                  ?? (before.startedAt == nil ? "" : "; an earlier attempt (\(before.status.rawValue), step \(before.stepsDone)) is trained again from step 0"))
               + ", by \(claimant)")
@@ -249,12 +249,12 @@ public final class ExperimentRunner {
             if case .takenOver = error {} else {
                 let status: RunStatus = switch error { case .diverged: .diverged; case .interrupted: .interrupted; default: .failed }
                 try? hooks.call(step: session.step, epoch: Double(session.epochsDone), wallTime: loop.progress.elapsed) {
-                    try $0.runEnded(loop.probeRun, status: status.rawValue, recorder: hooks.recorder)
+                    try $0.runEnded(loop.probeRun, status: status, recorder: hooks.recorder)
                 }
             }
             return try session.end(error)
         }
-        session.event("completed", "\(session.epochsDone) epochs, \(session.step) steps")
+        session.event(.completed, "\(session.epochsDone) epochs, \(session.step) steps")
         return try session.finish(.completed)
     }
 

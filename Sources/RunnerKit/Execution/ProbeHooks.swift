@@ -49,8 +49,8 @@ final class ProbeHooks {
                                              analytic: r.analytic, numeric: r.numeric, absoluteError: r.absoluteError,
                                              relativeError: r.relativeError, outcome: r.outcome.rawValue)
         }, into: &session.records.gradientChecks, \.nonFiniteDescription)
-        for event in drained.events { session.event(event.kind, event.message) }
-        if let train = drained.metrics.last(where: { $0.name == "train_loss" && $0.value.isFinite }) { session.lastTrainLoss = train.value }
+        for event in drained.events { session.event(EventKind(rawValue: event.kind), event.message) }
+        if let train = drained.metrics.last(where: { $0.name == MetricName.trainLoss.rawValue && $0.value.isFinite }) { session.lastTrainLoss = train.value }
         if let firstBad { throw .diverged(firstBad) }
     }
 

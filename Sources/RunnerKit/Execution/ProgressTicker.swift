@@ -1,3 +1,5 @@
+import ConvLabKit
+
 /// Tells the reporter how a run goes, every `interval` seconds and at each epoch's end.
 struct ProgressTicker {
     let reporter: any ProgressReporter
@@ -46,13 +48,13 @@ struct ProgressTicker {
         trainingSeconds += seconds
     }
 
-    func epochFinished(epoch: Int, step: Int, loss: Double, metrics: [(name: String, value: Double)]) {
-        let speed = metrics.first { $0.name == "images_per_second" }?.value ?? 1
+    func epochFinished(epoch: Int, step: Int, loss: Double, metrics: [(name: MetricName, value: Double)]) {
+        let speed = metrics.first { $0.name == .imagesPerSecond }?.value ?? 1
         reporter.epochFinished(ProgressUpdate(
             runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,
             stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
             recentLoss: loss, imagesPerSecond: speed, elapsed: elapsed,
-            remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)), metrics: metrics)
+            remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)), metrics: metrics.map { ($0.name.rawValue, $0.value) })
     }
 
     private static func seconds(_ d: Duration) -> Double {

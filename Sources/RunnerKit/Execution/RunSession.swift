@@ -67,15 +67,15 @@ final class RunSession {
 
     var now: ContinuousClock.Instant { clock.now }
 
-    func event(_ kind: String, _ message: String) {
-        records.events.append(.init(time: Date().timeIntervalSince1970, kind: kind, message: message))
+    func event(_ kind: EventKind, _ message: String) {
+        records.events.append(.init(time: Date().timeIntervalSince1970, kind: kind.rawValue, message: message))
     }
 
     /// Whether the run may take its next step: not stopped, not taken over.
     func checkStillOurs(_ stop: StopSignal, epoch: Int) throws(RunStop) {
         if claimLost || heartbeat?.lost == true { throw .takenOver }
         if let signal = stop.requested {
-            event("interrupted", "stopped by \(Provenance.signalName(signal)) at step \(step) (epoch \(epoch))")
+            event(.interrupted, "stopped by \(Provenance.signalName(signal)) at step \(step) (epoch \(epoch))")
             throw .interrupted("stopped by \(Provenance.signalName(signal)) at step \(step)")
         }
     }
@@ -118,7 +118,7 @@ final class RunSession {
         if claimLost { return try takenOver() }
         if let value = unrecordable, status != .diverged {
             let message = ExperimentRunner.divergence(value)
-            event("diverged", message)
+            event(.diverged, message)
             try flush()
             (status, error) = (.diverged, message)
         }
@@ -135,17 +135,17 @@ final class RunSession {
     /// Ends the run as diverged because `value` (a description naming it) is not finite.
     func diverge(_ value: String) throws(StoreError) -> RunOutcome {
         let message = ExperimentRunner.divergence(value)
-        event("diverged", message)
+        event(.diverged, message)
         return try finish(.diverged, message)
     }
 
     func fail(_ message: String) throws(StoreError) -> RunOutcome {
-        event("failed", message)
+        event(.failed, message)
         return try finish(.failed, message)
     }
 
     func crash(_ message: String) throws(StoreError) -> RunOutcome {
-        event("failed", message)
+        event(.failed, message)
         return try finish(.failed, message, failureKind: .crash)
     }
 

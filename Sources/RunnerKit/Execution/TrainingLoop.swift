@@ -56,7 +56,7 @@ struct TrainingLoop {
             try endEpoch(epoch, totals: totals, images: images, seconds: trainingSeconds)
         }
         try hooks.call(step: session.step, epoch: Double(run.epochs), wallTime: progress.elapsed) {
-            try $0.runEnded(context, status: RunStatus.completed.rawValue, recorder: hooks.recorder)
+            try $0.runEnded(context, status: .completed, recorder: hooks.recorder)
         }
     }
 
@@ -66,13 +66,13 @@ struct TrainingLoop {
         let speed = Double(images) / max(seconds, 1e-9)
         session.lastSpeed = speed
         session.lastTrainLoss = session.lastTrainLoss ?? totals.sum / Double(images)
-        var metrics: [(name: String, value: Double)] = [
-            ("train_loss_epoch", totals.sum / Double(images)),
-            ("train_accuracy_epoch", Double(totals.correct) / Double(images)),
-            ("images_per_second", speed),
+        var metrics: [(name: MetricName, value: Double)] = [
+            (.trainLossEpoch, totals.sum / Double(images)),
+            (.trainAccuracyEpoch, Double(totals.correct) / Double(images)),
+            (.imagesPerSecond, speed),
         ]
-        if let validation = data.validation { metrics += evaluate(validation, "validation") }
-        if run.evaluateTest { metrics += evaluate(data.test, "test") }
+        if let validation = data.validation { metrics += evaluate(validation, .validation) }
+        if run.evaluateTest { metrics += evaluate(data.test, .test) }
         let elapsed = progress.elapsed
         for (name, value) in metrics { hooks.recorder.step = session.step; hooks.recorder.epoch = Double(epoch); hooks.recorder.metric(name, value) }
         do {
@@ -82,7 +82,7 @@ struct TrainingLoop {
             session.epochsDone = epoch
             throw error
         }
-        if let accuracy = metrics.first(where: { $0.name == "test_accuracy" })?.value {
+        if let accuracy = metrics.first(where: { $0.name == .testAccuracy })?.value {
             session.lastTestAccuracy = accuracy
             session.bestTestAccuracy = max(session.bestTestAccuracy ?? 0, accuracy)
         }
@@ -96,10 +96,10 @@ struct TrainingLoop {
         progress.epochFinished(epoch: epoch, step: session.step, loss: totals.sum / Double(images), metrics: metrics)
     }
 
-    private func evaluate(_ data: LabeledImages, _ name: String) -> [(name: String, value: Double)] {
+    private func evaluate(_ data: LabeledImages, _ split: MetricName.EvaluationSplit) -> [(name: MetricName, value: Double)] {
         guard data.count > 0 else { return [] }
         let result = trainer.evaluate(data, batchSize: run.evaluationBatchSize)
-        return [("\(name)_loss", result.sum / Double(data.count)), ("\(name)_accuracy", Double(result.correct) / Double(data.count))]
+        return [(.loss(of: split), result.sum / Double(data.count)), (.accuracy(of: split), Double(result.correct) / Double(data.count))]
     }
 
     private mutating func writeCheckpoint(_ epoch: Int) throws(RunStop) {
@@ -109,11 +109,12 @@ struct TrainingLoop {
             runnerGenerators: state.generators.sorted { $0.key < $1.key }.map { NamedGenerator(name: $0.key, words: $0.value.stateWords) },
             runnerCounters: state.counters.sorted { $0.key < $1.key }.map { NamedCounter(name: $0.key, value: $0.value) },
             runnerReals: state.reals.sorted { $0.key < $1.key }.map { NamedReal(name: $0.key, value: $0.value) },
-            metadata: [("run_uuid", runUUID), ("spec_hash", run.specHash), ("spec", run.resolvedJSON)])
+            metadata: [(CheckpointMetadataKey.runUUID.rawValue, runUUID), (CheckpointMetadataKey.specHash.rawValue, run.specHash),
+                       (CheckpointMetadataKey.spec.rawValue, run.resolvedJSON)])
         let start = session.now
         do {
             let written = try checkpoints.write(file, epoch: epoch, step: session.step)
-            session.event("checkpoint", "checkpoint epoch \(epoch): \(CheckpointKeeper.size(written.bytes)) in \(String(format: "%.3f", session.seconds(since: start))) s")
+            session.event(.checkpoint, "checkpoint epoch \(epoch): \(CheckpointKeeper.size(written.bytes)) in \(String(format: "%.3f", session.seconds(since: start))) s")
         } catch {
             switch error {
             case .store(let error): throw .store(error)
