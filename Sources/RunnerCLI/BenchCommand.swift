@@ -105,7 +105,7 @@ struct EngineBench: ParsableCommand {
         let r = plan.runs[runIndex - 1]
         return Subject(name: plan.name + (plan.runs.count > 1 ? " (\(r.variant.label))" : ""), input: r.inputShape, classes: r.classes,
                        layers: r.layers, initializer: r.initializer, seed: r.seed, loss: r.loss, optimizer: r.optimizer,
-                       learningRate: r.learningRate, batch: batch ?? r.batchSize, replicas: max(2, r.replicas))
+                       learningRate: r.learningRate, batch: batch ?? r.training.batchSize, replicas: max(2, r.training.replicas))
     }
 
     func run() throws {

@@ -55,7 +55,7 @@ public final class ExperimentRunner {
         let newRuns = runs.map { run in
             NewRun(experimentID: 0, runIndex: run.index, variant: JSONWriter.write(run.variant.json, pretty: false),
                    variantLabel: run.variant.label, specJSON: run.resolvedJSON, specHash: run.specHash, seed: run.seed,
-                   epochsPlanned: run.epochs, provenance: provenance, params: run.params,
+                   epochsPlanned: run.training.epochs, provenance: provenance, params: run.params,
                    uuid: shard == nil ? nil : SweepShard.runUUID(sweepHash: sweepHash, runIndex: run.index))
         }
         let sweep = try store.openSweep(name: plan.name, specPath: plan.file, specJSON: plan.text, specHash: sweepHash,
@@ -203,8 +203,8 @@ public final class ExperimentRunner {
             return try session.fail(error.description)
         }
         var validation: LabeledImages?
-        if run.validationSplit > 0 {
-            let parts = split.train.splitValidation(fraction: run.validationSplit, seed: run.seed)
+        if run.evaluation.validationSplit > 0 {
+            let parts = split.train.splitValidation(fraction: run.evaluation.validationSplit, seed: run.seed)
             split.train = parts.train
             validation = parts.validation
         }
@@ -213,8 +213,8 @@ public final class ExperimentRunner {
         // Model, sampler and probes, restored from the checkpoint when the run resumes.
         let network: Network<Float>
         do { network = try run.makeNetwork() } catch { return try session.finish(.failed, error.description) }
-        let trainer = Trainer(network: network, loss: run.loss, optimizer: run.optimizer.make(Float.self), replicas: run.replicas)
-        var sampler = BatchSampler(data: split.train, batchSize: run.batchSize, shuffle: run.shuffle, seed: run.seed)
+        let trainer = Trainer(network: network, loss: run.loss, optimizer: run.optimizer.make(Float.self), replicas: run.training.replicas)
+        var sampler = BatchSampler(data: split.train, batchSize: run.training.batchSize, shuffle: run.training.shuffle, seed: run.seed)
         var probes: [(name: String, probe: any Probe)] = []
         for recipe in run.probes {
             do { probes.append((recipe.name, try recipe.makeProbe())) } catch { return try session.fail("the \(recipe.name) probe: \(error.message)") }

@@ -27,7 +27,7 @@ struct ProgressTicker {
     /// Seconds since the loop started.
     var elapsed: Double { Self.seconds(clock.now - start) }
 
-    private var totalSteps: Int { stepsPerEpoch * run.epochs }
+    private var totalSteps: Int { stepsPerEpoch * run.training.epochs }
 
     mutating func stepDone(epoch: Int, stepInEpoch: Int, step: Int, loss: Double, images: Int, epochImages: Int, epochSeconds: Double) {
         recentLoss += loss
@@ -36,10 +36,10 @@ struct ProgressTicker {
         lastReport = clock.now
         let speed = Double(trainedImages + epochImages) / max(trainingSeconds + epochSeconds, 1e-9)
         reporter.step(ProgressUpdate(
-            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepInEpoch,
+            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.training.epochs, stepInEpoch: stepInEpoch,
             stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
             recentLoss: recentLoss / Double(max(recentImages, 1)), imagesPerSecond: speed, elapsed: elapsed,
-            remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)))
+            remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9)))
         (recentLoss, recentImages) = (0, 0)
     }
 
@@ -51,10 +51,10 @@ struct ProgressTicker {
     func epochFinished(epoch: Int, step: Int, loss: Double, metrics: [(name: MetricName, value: Double)]) {
         let speed = metrics.first { $0.name == .imagesPerSecond }?.value ?? 1
         reporter.epochFinished(ProgressUpdate(
-            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.epochs, stepInEpoch: stepsPerEpoch,
+            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.training.epochs, stepInEpoch: stepsPerEpoch,
             stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
             recentLoss: loss, imagesPerSecond: speed, elapsed: elapsed,
-            remaining: Double((totalSteps - step) * run.batchSize) / max(speed, 1e-9)), metrics: metrics.map { ($0.name.rawValue, $0.value) })
+            remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9)), metrics: metrics.map { ($0.name.rawValue, $0.value) })
     }
 
     private static func seconds(_ d: Duration) -> Double {

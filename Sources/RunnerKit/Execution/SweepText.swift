@@ -3,15 +3,6 @@ import Foundation
 import RunStore
 import TextKit
 
-extension ExperimentPlan {
-    /// SHA-256 of the resolved specs of all its runs, in matrix order: what identifies the
-    /// experiment in the store, so that running the same spec again continues it, and an edited
-    /// spec (any resolved value changed, a run added or removed) is a new experiment.
-    public var sweepHash: String {
-        DataFileHash.sha256(Data(runs.map { "\($0.index) \($0.specHash)" }.joined(separator: "\n").utf8))
-    }
-}
-
 /// What `runner exec` would do with, or says about, each run of a sweep.
 public enum SweepText {
     /// The action for a run as stored, before this process claims it.

@@ -21,7 +21,7 @@ struct TrainingLoop {
         let context = probeRun
         try hooks.call(step: session.step, epoch: Double(firstEpoch - 1), wallTime: 0) { try $0.runStarted(context, recorder: hooks.recorder) }
         _ = try hooks.savedState()      // state names that clash fail the run now, not at its first checkpoint
-        for epoch in firstEpoch..<(run.epochs + 1) {
+        for epoch in firstEpoch..<(run.training.epochs + 1) {
             var totals = LossResult(), images = 0
             let epochStart = session.now, hookSecondsBefore = hooks.seconds
             for batchIndex in 0..<context.stepsPerEpoch {
@@ -55,7 +55,7 @@ struct TrainingLoop {
             let trainingSeconds = session.seconds(since: epochStart) - (hooks.seconds - hookSecondsBefore)
             try endEpoch(epoch, totals: totals, images: images, seconds: trainingSeconds)
         }
-        try hooks.call(step: session.step, epoch: Double(run.epochs), wallTime: progress.elapsed) {
+        try hooks.call(step: session.step, epoch: Double(run.training.epochs), wallTime: progress.elapsed) {
             try $0.runEnded(context, status: .completed, recorder: hooks.recorder)
         }
     }
@@ -72,7 +72,7 @@ struct TrainingLoop {
             (.imagesPerSecond, speed),
         ]
         if let validation = data.validation { metrics += evaluate(validation, .validation) }
-        if run.evaluateTest { metrics += evaluate(data.test, .test) }
+        if run.evaluation.test { metrics += evaluate(data.test, .test) }
         let elapsed = progress.elapsed
         for (name, value) in metrics { hooks.recorder.step = session.step; hooks.recorder.epoch = Double(epoch); hooks.recorder.metric(name, value) }
         do {
@@ -92,13 +92,13 @@ struct TrainingLoop {
         try session.commit()
         // After the epoch's records are committed: a run killed before its checkpoint is
         // recorded resumes from the one before and trains this epoch again.
-        if run.checkpoint.writes(afterEpoch: epoch, of: run.epochs) { try writeCheckpoint(epoch) }
+        if run.checkpoint.writes(afterEpoch: epoch, of: run.training.epochs) { try writeCheckpoint(epoch) }
         progress.epochFinished(epoch: epoch, step: session.step, loss: totals.sum / Double(images), metrics: metrics)
     }
 
     private func evaluate(_ data: LabeledImages, _ split: MetricName.EvaluationSplit) -> [(name: MetricName, value: Double)] {
         guard data.count > 0 else { return [] }
-        let result = trainer.evaluate(data, batchSize: run.evaluationBatchSize)
+        let result = trainer.evaluate(data, batchSize: run.evaluation.batchSize)
         return [(.loss(of: split), result.sum / Double(data.count)), (.accuracy(of: split), Double(result.correct) / Double(data.count))]
     }
 
@@ -128,6 +128,6 @@ struct TrainingLoop {
 
     var probeRun: ProbeRun {
         ProbeRun(network: trainer.network, loss: run.loss, inputShape: run.inputShape, classes: run.classes, seed: run.seed,
-                 epochs: run.epochs, stepsPerEpoch: sampler.batchesPerEpoch, totalSteps: sampler.batchesPerEpoch * run.epochs)
+                 epochs: run.training.epochs, stepsPerEpoch: sampler.batchesPerEpoch, totalSteps: sampler.batchesPerEpoch * run.training.epochs)
     }
 }
