@@ -37,13 +37,15 @@ let package = Package(
         // A program ThreadExitTests runs many times under glibc's malloc checking: training on a
         // thread that exits holding the last reference to a store (issue 15's heap corruption).
         .executableTarget(name: "thread-exit-probe", dependencies: [kit, "RunStore"], path: "Tests/ThreadExitProbe"),
+        // What the test targets share: scratch paths, the seeded generator, store states written in SQL.
+        .target(name: "TestSupport", dependencies: [kit, "RunStore", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ConvCoreTests", dependencies: [kit]),
         .testTarget(name: "DatasetsTests", dependencies: [kit]),
-        .testTarget(name: "RunStoreTests", dependencies: [kit, "RunStore"], exclude: ["Fixtures"]),
-        .testTarget(name: "CheckpointsTests", dependencies: [kit, "Checkpoints", "RunnerKit", "RunStore"]),
-        .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore"]),
-        .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore"]),
-        .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints"]),
+        .testTarget(name: "RunStoreTests", dependencies: [kit, "RunStore", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointsTests", dependencies: [kit, "Checkpoints", "RunnerKit", "RunStore", "TestSupport"]),
+        .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore", "TestSupport"]),
+        .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -288,19 +288,23 @@ struct StoreBench: ParsableCommand {
         let path = store ?? FileManager.default.temporaryDirectory.appendingPathComponent("convlab-bench-\(UUID().uuidString).sqlite").path
         let writer = try RunStore(path: path)
         let provenance = RunProvenance(host: "bench", os: "", convlabVersion: "", swiftVersion: "", blas: "")
-        let experiment = try writer.createExperiment(name: "bench", specPath: nil, specJSON: "{}")
         let perRun = rows / runs
         let epochs = 20
         var written = 0
+        // Written as `runner exec` writes: the sweep's runs created at once, each claimed, then
+        // appended to and finished by its claimant.
+        let newRuns = (0..<runs).map { index in
+            let pooling = index % 2 == 0 ? "max" : "avg"
+            let rate = [0.1, 0.05, 0.01][index % 3]
+            return NewRun(experimentID: 0, runIndex: index + 1, variant: #"{"model.pooling":"\#(pooling)"}"#, variantLabel: "model.pooling=\(pooling)",
+                          specJSON: "{}", specHash: "", seed: UInt64(index), epochsPlanned: epochs, provenance: provenance,
+                          params: [("model.pooling", pooling, nil), ("optimizer.learning_rate", "\(rate)", rate), ("seed", "\(index)", Double(index))])
+        }
+        let claimant = RunStore.claimant
         let fill = try measure {
-            for index in 0..<runs {
-                let pooling = index % 2 == 0 ? "max" : "avg"
-                let rate = [0.1, 0.05, 0.01][index % 3]
-                let id = try writer.createRun(NewRun(
-                    experimentID: experiment, runIndex: index + 1, variant: #"{"model.pooling":"\#(pooling)"}"#, variantLabel: "model.pooling=\(pooling)",
-                    specJSON: "{}", specHash: "", seed: UInt64(index), epochsPlanned: epochs, provenance: provenance,
-                    params: [("model.pooling", pooling, nil), ("optimizer.learning_rate", "\(rate)", rate), ("seed", "\(index)", Double(index))]))
-                try writer.markStarted(run: id)
+            let sweep = try writer.openSweep(name: "bench", specPath: "", specJSON: "{}", specHash: UUID().uuidString, runs: newRuns, fresh: true)
+            for id in sweep.runs.map(\.id) {
+                _ = try writer.claim(run: id, staleAfter: .infinity, claimant: claimant)
                 var batch = RecordBatch()
                 let steps = perRun - 3 * epochs
                 for step in 0..<steps {
@@ -311,15 +315,18 @@ struct StoreBench: ParsableCommand {
                             batch.gradientNorms.append(.init(step: step, layer: layer, layerKind: "conv", tensor: "weight", l2: 1, maxAbs: 0.1))
                         }
                     }
-                    if batch.count >= 20_000 { try writer.append(batch, run: id, epochsDone: 0, stepsDone: step); batch = RecordBatch() }
+                    if batch.count >= 20_000 {
+                        _ = try writer.append(batch, run: id, epochsDone: 0, stepsDone: step, claimant: claimant)
+                        batch = RecordBatch()
+                    }
                 }
                 for epoch in 1...epochs {
                     for (name, value) in [(MetricName.testAccuracy, 0.8 + 0.005 * Double(epoch)), (.testLoss, 0.5), (.trainLossEpoch, 0.4)] {
                         batch.metrics.append(.init(name: name.rawValue, step: epoch * 100, epoch: Double(epoch), value: value, wallTime: Double(epoch)))
                     }
                 }
-                try writer.append(batch, run: id, epochsDone: epochs, stepsDone: steps)
-                try writer.finish(run: id, status: .completed)
+                _ = try writer.append(batch, run: id, epochsDone: epochs, stepsDone: steps, claimant: claimant)
+                _ = try writer.finish(run: id, status: .completed, claimant: claimant)
                 written += perRun
             }
         }

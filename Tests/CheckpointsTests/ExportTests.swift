@@ -6,6 +6,7 @@ import Foundation
 import RunnerKit
 import RunStore
 import Testing
+import TestSupport
 
 /// A store holding one run trained here with ConvCore (until `runner exec` writes checkpoints):
 /// the run's row with its resolved spec, its test accuracy after every epoch, and a checkpoint

@@ -5,6 +5,7 @@ import Testing
 import GRDB
 #if canImport(FoundationXML)
 import FoundationXML
+import TestSupport
 #endif
 
 /// A store with four runs of two pooling modes and two learning rates, with known metrics.
@@ -351,21 +352,9 @@ func JSONWriterQuote(_ s: String) -> String {
 
 @Suite("Terminal-safe text and output files")
 struct SafeOutputTests {
-    /// SplitMix64: a seeded source of random scalars for the property below.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("escaped text has no control character, keeps every other scalar in order, and is unchanged when safe")
     func escapingProperty() {
-        var rng = Generator(state: 42)
+        var rng = SplitMix(seed: 42)
         // Scalars from the ranges that matter: C0, ASCII, DEL and C1, bidi controls, separators, CJK, emoji.
         let pools: [ClosedRange<UInt32>] = [0x00...0x1F, 0x20...0x7E, 0x7F...0xA0, 0x200B...0x206F, 0x4E00...0x4E10, 0x1F600...0x1F610]
         for _ in 0..<2000 {

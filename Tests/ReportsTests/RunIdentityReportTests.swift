@@ -5,6 +5,7 @@ import Testing
 import GRDB
 #if canImport(FoundationXML)
 import FoundationXML
+import TestSupport
 #endif
 
 /// Parses JSON output into rows of objects.

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import RunStore
 import Testing
+import TestSupport
 
 /// The store's SQL is frozen in its migrations, so it cannot take its names from ConvLabKit; these
 /// tests hold the names the views and CHECK constraints spell equal to the ones the runner writes.

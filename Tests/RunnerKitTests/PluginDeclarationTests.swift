@@ -3,6 +3,7 @@ import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 @Suite("A plugin is held to its declaration: factories of its kind, parameters a spec can meet, data as described")
 struct PluginDeclarationTests {

@@ -4,6 +4,7 @@ import RunStore
 import Synchronization
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 /// What the hooks of every `HookLog` probe saw, across the runs of a test (probes are made per run).
 final class HookJournal: Sendable {

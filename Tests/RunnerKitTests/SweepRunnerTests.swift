@@ -3,6 +3,7 @@ import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 final class Box<Value>: @unchecked Sendable {
     private let lock = NSLock()
