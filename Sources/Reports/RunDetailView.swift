@@ -69,10 +69,9 @@ extension Reporter {
         let checkSummary = try reader.query("""
             SELECT step, COUNT(*) AS checked, SUM(outcome = 'passed') AS passed, SUM(outcome = 'failed') AS failed,
                    SUM(outcome = 'skipped') AS skipped, SUM(outcome = 'trivial') AS trivial,
-                   CASE WHEN SUM(outcome IN ('skipped', 'trivial')) * 2 <= COUNT(*) THEN 'yes' ELSE 'no' END AS conclusive,
                    MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
             FROM grad_checks WHERE run_id = ? GROUP BY step ORDER BY step
-            """, arguments: [.integer(id)])
+            """, arguments: [.integer(id)]).addingConclusiveColumn(no: "no")
         let inconclusiveSteps = checkSummary.column("conclusive").filter { $0 == .text("no") }.count
         let checks = try reader.query("""
             SELECT step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome
@@ -94,7 +93,7 @@ extension Reporter {
             .init(title: "Gradient checks", table: checkSummary.rows.isEmpty ? nil : Table(query: checkSummary),
                   text: checkSummary.rows.isEmpty ? "(none recorded)\n"
                       : (failures.rows.isEmpty ? "" : "failed entries:\n" + Table(query: failures).renderText(width: 160))
-                        + GradientCheckSummary.verdict(checks: checkSummary.rows.count, inconclusive: inconclusiveSteps, failed: failures.rows.count),
+                        + GradientCheckWords.verdict(checks: checkSummary.rows.count, inconclusive: inconclusiveSteps, failed: failures.rows.count),
                   machineTable: Table(query: checks)),
             .init(title: "Events", table: eventTable)] + costs + [
             .init(title: "Resolved spec", text: (row[18].string ?? "") + "\n",

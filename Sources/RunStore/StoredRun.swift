@@ -9,7 +9,7 @@ public struct StoredRun: Sendable, Equatable {
     public var runIndex: Int
     public var variant: String
     public var variantLabel: String
-    /// SHA-256 of the run's resolved spec.
+    /// FNV-1a (64 bits, hex) of the run's resolved spec without its checkpoint section (DESIGN §4).
     public var specHash: String
     public var status: RunStatus
     public var failureKind: FailureKind?
