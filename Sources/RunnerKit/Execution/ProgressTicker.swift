@@ -7,32 +7,34 @@ struct ProgressTicker {
     let runCount: Int
     let stepsPerEpoch: Int
     let interval: Double
-    private let clock = ContinuousClock()
+    private let clock: RunClock
     private let start: ContinuousClock.Instant
     private var lastReport: ContinuousClock.Instant
     private var recentLoss = 0.0, recentImages = 0
     /// Images trained and seconds spent training (probes left out) in the epochs before this one.
     private var trainedImages = 0, trainingSeconds = 0.0
 
-    init(reporter: any ProgressReporter, run: RunPlan, runCount: Int, stepsPerEpoch: Int, interval: Double) {
+    /// Counts time from now, when the loop starts.
+    init(reporter: any ProgressReporter, run: RunPlan, runCount: Int, stepsPerEpoch: Int, interval: Double, clock: RunClock) {
         self.reporter = reporter
         self.run = run
         self.runCount = runCount
         self.stepsPerEpoch = stepsPerEpoch
         self.interval = interval
+        self.clock = clock
         start = clock.now
         lastReport = clock.now
     }
 
-    /// Seconds since the loop started.
-    var elapsed: Double { Self.seconds(clock.now - start) }
+    /// Seconds since the loop started: the records' `wall_time`.
+    var elapsed: Double { clock.seconds(since: start) }
 
     private var totalSteps: Int { stepsPerEpoch * run.training.epochs }
 
     mutating func stepDone(epoch: Int, stepInEpoch: Int, step: Int, loss: Double, images: Int, epochImages: Int, epochSeconds: Double) {
         recentLoss += loss
         recentImages += images
-        guard Self.seconds(clock.now - lastReport) >= interval else { return }
+        guard clock.seconds(since: lastReport) >= interval else { return }
         lastReport = clock.now
         let speed = Double(trainedImages + epochImages) / max(trainingSeconds + epochSeconds, 1e-9)
         reporter.step(ProgressUpdate(
@@ -55,9 +57,5 @@ struct ProgressTicker {
             stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
             recentLoss: loss, imagesPerSecond: speed, elapsed: elapsed,
             remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9)), metrics: metrics.map { ($0.name.rawValue, $0.value) })
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }
