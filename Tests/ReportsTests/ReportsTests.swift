@@ -148,16 +148,8 @@ struct ReportsTests {
     func html() throws {
         let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
         let page = try reporter.html(filter: RunFilter(), groupBy: ["model.pooling"], targetAccuracy: 0.85)
-        final class Collector: NSObject, XMLParserDelegate {
-            var series: [String] = []
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
-                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
-            }
-        }
-        let parser = XMLParser(data: Data(page.utf8))
-        let collector = Collector()
-        parser.delegate = collector
-        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let collector = XMLPage(page)
+        #expect(collector.wellFormed, "\(collector.error)")
         #expect(collector.series.filter { $0 == "run 1 pooling=max learning_rate=0.05" }.count >= 3)   // loss, accuracy, test loss, norms
         #expect(collector.series.contains("pooling=max (mean of 2)"))
         #expect(collector.series.contains("pooling=avg (mean of 2)"))
@@ -197,20 +189,8 @@ struct ReportsTests {
     func htmlHostileNames() throws {
         let reporter = Reporter(reader: try StoreReader(path: try hostileStore()))
         let page = try reporter.html(filter: RunFilter(), groupBy: ["description"], targetAccuracy: 0.85)
-        final class Collector: NSObject, XMLParserDelegate {
-            var series: [String] = []
-            var text = ""
-            var elements: Set<String> = []
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
-                elements.insert(name)
-                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
-            }
-            func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-        }
-        let parser = XMLParser(data: Data(page.utf8))
-        let collector = Collector()
-        parser.delegate = collector
-        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let collector = XMLPage(page)
+        #expect(collector.wellFormed, "\(collector.error)")
         #expect(!collector.elements.contains("script"))
         #expect(!page.contains("<script") && !page.contains("</svg><script"))
         // The expected text, spelled out here rather than by the code under test: each control

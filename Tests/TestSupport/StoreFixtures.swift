@@ -61,24 +61,20 @@ extension RunStore {
     /// The batch's rows and the run's position, whatever state the run is in.
     public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int) throws {
         try fixtureWrite { db in
-            for m in batch.metrics {
-                try db.execute(sql: "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [id, m.name, m.step, m.epoch, m.value, m.wallTime])
-            }
-            for g in batch.gradientNorms {
-                try db.execute(sql: "INSERT INTO grad_norms(run_id, step, layer, layer_kind, tensor, l2, max_abs) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [id, g.step, g.layer, g.layerKind, g.tensor, g.l2, g.maxAbs])
-            }
+            let metric = try db.makeStatement(sql: "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?)")
+            for m in batch.metrics { try metric.execute(arguments: [id, m.name, m.step, m.epoch, m.value, m.wallTime]) }
+            let norm = try db.makeStatement(sql: "INSERT INTO grad_norms(run_id, step, layer, layer_kind, tensor, l2, max_abs) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            for g in batch.gradientNorms { try norm.execute(arguments: [id, g.step, g.layer, g.layerKind, g.tensor, g.l2, g.maxAbs]) }
+            let check = try db.makeStatement(sql: """
+                INSERT INTO grad_checks(run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for c in batch.gradientChecks {
-                try db.execute(sql: """
-                    INSERT INTO grad_checks(run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, c.step, c.layer, c.layerKind, c.tensor, c.entry, c.analytic, c.numeric, c.absoluteError,
-                                     c.relativeError, c.outcome])
+                try check.execute(arguments: [id, c.step, c.layer, c.layerKind, c.tensor, c.entry, c.analytic, c.numeric, c.absoluteError,
+                                              c.relativeError, c.outcome])
             }
-            for e in batch.events {
-                try db.execute(sql: "INSERT INTO events(run_id, time, kind, message) VALUES (?, ?, ?, ?)", arguments: [id, e.time, e.kind, e.message])
-            }
+            let event = try db.makeStatement(sql: "INSERT INTO events(run_id, time, kind, message) VALUES (?, ?, ?, ?)")
+            for e in batch.events { try event.execute(arguments: [id, e.time, e.kind, e.message]) }
             try db.execute(sql: "UPDATE runs SET heartbeat_at = ?, epochs_done = ?, steps_done = ? WHERE id = ?",
                            arguments: [Date().timeIntervalSince1970, epochsDone, stepsDone, id])
         }
