@@ -131,17 +131,19 @@ struct RunStoreTests {
         let path = temporaryStorePath()
         try makeStore(path, runs: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<2 {
+            for writer in 0..<2 {
                 group.addTask {
                     let store = try RunStore(path: path)
-                    let experiment = try store.createExperiment(name: "c", specPath: nil, specJSON: "{}")
-                    for index in 0..<20 {
-                        let id = try store.createRun(NewRun(experimentID: experiment, runIndex: index, variant: "{}", variantLabel: "",
-                                                            specJSON: "{}", specHash: "0", seed: 0, epochsPlanned: 1,
-                                                            provenance: provenance, params: []))
+                    let runs = (0..<20).map { index in
+                        NewRun(experimentID: 0, runIndex: index, variant: "{}", variantLabel: "", specJSON: "{}", specHash: "0", seed: 0,
+                               epochsPlanned: 1, provenance: provenance, params: [])
+                    }
+                    let sweep = try store.openSweep(name: "c", specPath: "", specJSON: "{}", specHash: "c\(writer)", runs: runs, fresh: true)
+                    for run in sweep.runs {
+                        #expect(try store.claimRun(run.id, staleAfter: 60, claimant: "w\(writer)"))
                         var batch = RecordBatch()
                         batch.metrics = (0..<50).map { .init(name: "train_loss", step: $0, epoch: 0, value: 1, wallTime: 0) }
-                        try store.append(batch, run: id, epochsDone: 0, stepsDone: 50)
+                        #expect(try store.append(batch, run: run.id, epochsDone: 0, stepsDone: 50, claimant: "w\(writer)"))
                     }
                 }
             }

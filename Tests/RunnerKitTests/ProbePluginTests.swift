@@ -160,3 +160,30 @@ struct ProbePluginTests {
         #expect(outcome.epochsDone == 0 && !journal.all.contains { $0.hasPrefix("after") }, "no step is trained first")
     }
 }
+
+/// A probe whose `runEnded` fails, journaling each call.
+final class FailingEnd: Probe {
+    let journal: HookJournal
+    init(journal: HookJournal) { self.journal = journal }
+    func runEnded(_ run: ProbeRun, status: RunStatus, recorder: ProbeRecorder) throws {
+        journal.add("end \(status.rawValue)")
+        throw ProbeError("cannot close")
+    }
+}
+
+@Suite("runEnded is called once, however the run ends")
+struct RunEndedOnceTests {
+    @Test("a probe that fails in runEnded after the last epoch fails the run, and hears of the end once")
+    func failingEndHeardOnce() throws {
+        let journal = HookJournal()
+        var registry = PluginRegistry.builtIn
+        registry.register(Plugin(.probe, "failing_end", "throws in runEnded", factory: .probe { _ in FailingEnd(journal: journal) }))
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in spec["probes"] = ["failing_end": [String: Any]()] }, file: "t.json",
+                                       registry: registry)
+        let runner = ExperimentRunner(store: try RunStore(path: temporaryPath("store.sqlite")), reporter: RecordingReporter(), stop: StopSignal())
+        let outcome = try #require(try runner.execute(plan).first)
+        #expect(outcome.status == .failed)
+        #expect(outcome.error == "the failing_end probe failed: cannot close", "\(outcome.error ?? "")")
+        #expect(journal.all == ["end completed"])
+    }
+}
