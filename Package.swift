@@ -23,7 +23,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
-        .target(name: "RunStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift"),
+        // RunStore takes the names it shares with the runner and the reports (run statuses,
+        // metric names) from ConvLabKit, nothing of the engine's behaviour.
+        .target(name: "RunStore", dependencies: [kit, .product(name: "GRDB", package: "GRDB.swift"),
                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Checkpoints", dependencies: [kit, .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "RunnerKit", dependencies: [kit, "RunStore", "Checkpoints"]),
@@ -40,14 +42,16 @@ let package = Package(
         // A program ThreadExitTests runs many times under glibc's malloc checking: training on a
         // thread that exits holding the last reference to a store (issue 15's heap corruption).
         .executableTarget(name: "thread-exit-probe", dependencies: [kit, "RunStore"], path: "Tests/ThreadExitProbe"),
+        // What the test targets share: scratch paths, the seeded generator, store states written in SQL.
+        .target(name: "TestSupport", dependencies: [kit, "RunStore", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ConvCoreTests", dependencies: [kit]),
         .testTarget(name: "DatasetsTests", dependencies: [kit]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"], exclude: ["Fixtures"]),
-        .testTarget(name: "CheckpointsTests", dependencies: [kit, "Checkpoints", "RunnerKit", "RunStore"]),
-        .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore"]),
-        .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore"]),
-        .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve", "Reports", "RunStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RunStoreTests", dependencies: [kit, "RunStore", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CheckpointsTests", dependencies: [kit, "Checkpoints", "RunnerKit", "RunStore", "TestSupport"]),
+        .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore", "TestSupport"]),
+        .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "Reports", "RunStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

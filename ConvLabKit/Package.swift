@@ -8,7 +8,7 @@ import Foundation
 // library, so a plugin loaded at run time with dlopen sees the runner's types: two static copies
 // of the protocols would be different types to the Swift runtime (DESIGN §7).
 //
-// Release builds of the engine target AVX2/FMA (x86-64 from Haswell on; DESIGN §6): without a
+// Release builds of the engine target AVX2/FMA (x86-64 from Haswell on; DESIGN §9): without a
 // target CPU Swift emits SSE2 only, and the hot loops run about 12 % slower. CONVLAB_PORTABLE=1
 // builds for any x86-64.
 let portable = ProcessInfo.processInfo.environment["CONVLAB_PORTABLE"] == "1"

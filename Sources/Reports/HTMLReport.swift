@@ -1,3 +1,4 @@
+import struct ConvLabKit.MetricName
 import Foundation
 import RunStore
 
@@ -34,31 +35,32 @@ extension Reporter {
         var curves: [String: [Int64: [(Double, Double)]]] = [:]
         let intervals = try reader.query("""
             SELECT r.id, r.steps_done, COALESCE(p.value_real, 1) FROM runs r
-            LEFT JOIN params p ON p.run_id = r.id AND p.key = 'probes.loss.every' WHERE r.id IN (\(idList))
-            """, arguments: ids.map { .integer($0) })
+            LEFT JOIN params p ON p.run_id = r.id AND p.key = ? WHERE r.id IN (\(idList))
+            """, arguments: [.text(MetricName.trainLossIntervalKey)] + ids.map { .integer($0) })
         for row in intervals.rows {
             guard let id = row[0].double.map({ Int64($0) }), let steps = row[1].double, let every = row[2].double else { continue }
             let stride = Int64(every) * Int64(max(1, (steps / every / 300).rounded(.up)))
             // Two queries, so that each is a range of the (run_id, name, step) index.
             let points = try reader.query("""
-                SELECT name, step, epoch, value FROM metrics WHERE run_id = ? AND name = 'train_loss' AND step % ? = 0
+                SELECT name, step, epoch, value FROM metrics WHERE run_id = ? AND name = ? AND step % ? = 0
                 UNION ALL
-                SELECT name, step, epoch, value FROM metrics WHERE run_id = ? AND name IN ('test_accuracy', 'test_loss', 'validation_accuracy')
+                SELECT name, step, epoch, value FROM metrics WHERE run_id = ? AND name IN (?, ?, ?)
                 ORDER BY step
-                """, arguments: [.integer(id), .integer(stride), .integer(id)])
+                """, arguments: [.integer(id), .text(MetricName.trainLoss.rawValue), .integer(stride), .integer(id)]
+                    + [MetricName.testAccuracy, .testLoss, .validationAccuracy].map { .text($0.rawValue) })
             for m in points.rows {
                 guard let name = m[0].string, let step = m[1].double, let epoch = m[2].double, let value = m[3].double else { continue }
-                curves[name, default: [:]][id, default: []].append((name == "train_loss" ? step : epoch, value))
+                curves[name, default: [:]][id, default: []].append((name == MetricName.trainLoss.rawValue ? step : epoch, value))
             }
         }
-        func runSeries(_ name: String) -> [SVGSeries] {
-            rows.compactMap { row in curves[name]?[row.id].map { SVGSeries(name: label(row), points: $0) } }
+        func runSeries(_ name: MetricName) -> [SVGSeries] {
+            rows.compactMap { row in curves[name.rawValue]?[row.id].map { SVGSeries(name: label(row), points: $0) } }
         }
         body += "<h2>Curves per run</h2>\n<div class=\"grid\">\n"
-        body += svgChart(title: "training loss", xLabel: "step", series: runSeries("train_loss"))
-        body += svgChart(title: "test accuracy", xLabel: "epoch", series: runSeries("test_accuracy"))
-        body += svgChart(title: "test loss", xLabel: "epoch", series: runSeries("test_loss"))
-        if curves["validation_accuracy"] != nil { body += svgChart(title: "validation accuracy", xLabel: "epoch", series: runSeries("validation_accuracy")) }
+        body += svgChart(title: "training loss", xLabel: "step", series: runSeries(.trainLoss))
+        body += svgChart(title: "test accuracy", xLabel: "epoch", series: runSeries(.testAccuracy))
+        body += svgChart(title: "test loss", xLabel: "epoch", series: runSeries(.testLoss))
+        if curves[MetricName.validationAccuracy.rawValue] != nil { body += svgChart(title: "validation accuracy", xLabel: "epoch", series: runSeries(.validationAccuracy)) }
         body += "</div>\n"
 
         if !keys.isEmpty {
@@ -81,16 +83,16 @@ extension Reporter {
                 if members[name] == nil { order.append(name) }
                 members[name, default: []].append(row.id)
             }
-            func groupSeries(_ metric: String) -> [SVGSeries] {
+            func groupSeries(_ metric: MetricName) -> [SVGSeries] {
                 order.compactMap { name in
                     var sums: [Double: (Double, Int)] = [:]
-                    for id in members[name] ?? [] { for (x, y) in curves[metric]?[id] ?? [] { let s = sums[x] ?? (0, 0); sums[x] = (s.0 + y, s.1 + 1) } }
+                    for id in members[name] ?? [] { for (x, y) in curves[metric.rawValue]?[id] ?? [] { let s = sums[x] ?? (0, 0); sums[x] = (s.0 + y, s.1 + 1) } }
                     let points = sums.keys.sorted().map { ($0, sums[$0].map { $0.0 / Double($0.1) } ?? 0) }
                     return points.isEmpty ? nil : SVGSeries(name: "\(name) (mean of \(members[name]?.count ?? 0))", points: points)
                 }
             }
-            body += "<div class=\"grid\">\n" + svgChart(title: "training loss, group mean", xLabel: "step", series: groupSeries("train_loss"))
-                + svgChart(title: "test accuracy, group mean", xLabel: "epoch", series: groupSeries("test_accuracy")) + "</div>\n"
+            body += "<div class=\"grid\">\n" + svgChart(title: "training loss, group mean", xLabel: "step", series: groupSeries(.trainLoss))
+                + svgChart(title: "test accuracy, group mean", xLabel: "epoch", series: groupSeries(.testAccuracy)) + "</div>\n"
             if document.sections.count > 1 { body += "<h3>Mean gradient L2 norm per layer</h3>\n" + htmlTable(document.sections[1].table) }
         }
 
@@ -124,15 +126,14 @@ extension Reporter {
             body += "</div>\n"
         }
 
-        // The rule of the grad_check_summary view, spelled out so that a store not yet upgraded to
-        // schema 2 (read-only here) reports too.
+        // Counted here rather than read from the grad_check_summary view, so that a store not yet
+        // upgraded to schema 2 (read-only here) reports too.
         let checks = try reader.query("""
             SELECT run_id AS run, COUNT(*) AS checked, SUM(outcome = 'passed') AS passed, SUM(outcome = 'failed') AS failed,
                    SUM(outcome = 'skipped') AS skipped, SUM(outcome = 'trivial') AS trivial,
-                   CASE WHEN SUM(outcome IN ('skipped', 'trivial')) * 2 <= COUNT(*) THEN 'yes' ELSE 'no: more than half skipped or trivial' END AS conclusive,
                    MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
             FROM grad_checks WHERE run_id IN (\(idList)) GROUP BY run_id ORDER BY run_id
-            """, arguments: ids.map { .integer($0) })
+            """, arguments: ids.map { .integer($0) }).addingConclusiveColumn(no: "no: more than half skipped or trivial")
         body += "<h2>Gradient checks</h2>\n" + (checks.rows.isEmpty ? "<p>None recorded.</p>\n" : htmlTable(Table(query: checks)))
         return page(body)
     }

@@ -1,3 +1,4 @@
+import struct ConvLabKit.MetricName
 import Foundation
 import RunStore
 
@@ -35,20 +36,20 @@ extension Reporter {
         var series: [String: [(x: Double, y: Double)]] = [:]
         for m in metrics.rows {
             guard let name = m[0].string, let step = m[1].double, let epoch = m[2].double, let value = m[3].double else { continue }
-            series[name, default: []].append((name.hasSuffix("_epoch") || name.hasPrefix("test_") || name.hasPrefix("validation_") || name == "images_per_second" ? epoch : step, value))
+            series[name, default: []].append((MetricName(name).isPerEpoch ? epoch : step, value))
         }
         var charts = ""
-        if let loss = series["train_loss"] {
+        if let loss = series[MetricName.trainLoss.rawValue] {
             charts += Chart.lines([Chart.Series(name: "", points: loss)], width: chartWidth, height: 10, title: "training loss (x: step)")
         }
-        let accuracies = ["train_accuracy_epoch", "validation_accuracy", "test_accuracy"].compactMap { name in
-            series[name].map { Chart.Series(name: name.replacingOccurrences(of: "_epoch", with: ""), points: $0) }
+        let accuracies = [MetricName.trainAccuracyEpoch, .validationAccuracy, .testAccuracy].compactMap { name in
+            series[name.rawValue].map { Chart.Series(name: name.rawValue.replacingOccurrences(of: "_epoch", with: ""), points: $0) }
         }
         if !accuracies.isEmpty {
             charts += "\n" + Chart.lines(accuracies, width: chartWidth, height: 10, title: "accuracy (x: epoch)")
         }
-        let losses = ["train_loss_epoch", "validation_loss", "test_loss"].compactMap { name in
-            series[name].map { Chart.Series(name: name.replacingOccurrences(of: "_epoch", with: ""), points: $0) }
+        let losses = [MetricName.trainLossEpoch, .validationLoss, .testLoss].compactMap { name in
+            series[name.rawValue].map { Chart.Series(name: name.rawValue.replacingOccurrences(of: "_epoch", with: ""), points: $0) }
         }
         if !losses.isEmpty { charts += "\n" + Chart.lines(losses, width: chartWidth, height: 8, title: "loss per epoch (x: epoch)") }
 
@@ -68,10 +69,9 @@ extension Reporter {
         let checkSummary = try reader.query("""
             SELECT step, COUNT(*) AS checked, SUM(outcome = 'passed') AS passed, SUM(outcome = 'failed') AS failed,
                    SUM(outcome = 'skipped') AS skipped, SUM(outcome = 'trivial') AS trivial,
-                   CASE WHEN SUM(outcome IN ('skipped', 'trivial')) * 2 <= COUNT(*) THEN 'yes' ELSE 'no' END AS conclusive,
                    MAX(CASE WHEN outcome IN ('passed', 'failed') THEN rel_error END) AS worst_rel_error
             FROM grad_checks WHERE run_id = ? GROUP BY step ORDER BY step
-            """, arguments: [.integer(id)])
+            """, arguments: [.integer(id)]).addingConclusiveColumn(no: "no")
         let inconclusiveSteps = checkSummary.column("conclusive").filter { $0 == .text("no") }.count
         let checks = try reader.query("""
             SELECT step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome
@@ -93,7 +93,7 @@ extension Reporter {
             .init(title: "Gradient checks", table: checkSummary.rows.isEmpty ? nil : Table(query: checkSummary),
                   text: checkSummary.rows.isEmpty ? "(none recorded)\n"
                       : (failures.rows.isEmpty ? "" : "failed entries:\n" + Table(query: failures).renderText(width: 160))
-                        + GradientCheckSummary.verdict(checks: checkSummary.rows.count, inconclusive: inconclusiveSteps, failed: failures.rows.count),
+                        + GradientCheckWords.verdict(checks: checkSummary.rows.count, inconclusive: inconclusiveSteps, failed: failures.rows.count),
                   machineTable: Table(query: checks)),
             .init(title: "Events", table: eventTable)] + costs + [
             .init(title: "Resolved spec", text: (row[18].string ?? "") + "\n",

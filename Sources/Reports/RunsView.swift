@@ -1,3 +1,4 @@
+import struct ConvCore.GradientCheckSummary
 import Foundation
 import RunStore
 import TextKit
@@ -71,8 +72,10 @@ public struct Reporter {
         /// Who that process is beyond host:pid (schema 4 on).
         var claimantIdentity: ClaimantIdentity? = nil
 
-        /// Whether the run's checks prove anything: see `GradientCheckSummary.isConclusive`.
-        var checksConclusive: Bool { GradientCheckSummary.isConclusive(checked: checked, skipped: skipped, trivial: trivial) }
+        /// Whether the run's checks prove anything: the engine's rule, `GradientCheckSummary.isConclusive`.
+        var checksConclusive: Bool {
+            GradientCheckSummary(checked: checked, passed: passed, failed: failed, skipped: skipped, trivial: trivial).isConclusive
+        }
     }
 
     /// The runs matching `filter`, oldest first, with their final metrics and check summary.
@@ -184,7 +187,7 @@ public struct Reporter {
                 let variant = keys.isEmpty ? row.variantLabel : keys.map { "\($0)=\(values[row.id]?[$0] ?? "")" }.joined(separator: ", ")
                 return [.number(Double(row.id)), row.uuid.map { .text($0) } ?? .null, .text(row.experiment), .text(variant), .text(displayStatus(row)),
                         .number(Double(row.epochsDone)), num(row.finalTrainLoss), num(row.finalTestAccuracy), num(row.bestTestAccuracy),
-                        .text(GradientCheckSummary.words(passed: row.passed, failed: row.failed, skipped: row.skipped, trivial: row.trivial,
+                        .text(GradientCheckWords.words(passed: row.passed, failed: row.failed, skipped: row.skipped, trivial: row.trivial,
                                                          conclusive: row.checksConclusive)),
                         num(row.worstRelativeError), num(duration)]
             })

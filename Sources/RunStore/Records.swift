@@ -103,11 +103,6 @@ extension RecordBatch {
     }
 }
 
-/// The status of a run, as stored.
-public enum RunStatus: String, Sendable, CaseIterable {
-    case queued, running, completed, failed, interrupted, diverged
-}
-
 /// What a new run row records about where and how it ran.
 public struct RunProvenance: Sendable, Equatable {
     public var host: String, os: String, convlabVersion: String, swiftVersion: String, blas: String

@@ -88,10 +88,7 @@ extension RunStore {
     /// The run's checkpoints, oldest epoch first.
     public func checkpoints(run id: Int64) throws(StoreError) -> [CheckpointRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT epoch, step, path, bytes, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY epoch",
-                             arguments: [id]).map { row in
-                CheckpointRecord(runID: id, epoch: row[0], step: row[1], path: row[2], bytes: row[3], sha256: row[4], createdAt: row[5])
-            }
+            try CheckpointRecord.fetchAll(db, sql: "SELECT * FROM checkpoints WHERE run_id = ? ORDER BY epoch", arguments: [id])
         }
     }
 

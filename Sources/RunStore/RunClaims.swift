@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 import GRDB
 
@@ -148,28 +149,6 @@ extension RunStore {
     }
 
     static func storedRuns(_ db: Database, where condition: String, arguments: StatementArguments) throws -> [StoredRun] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT r.id, r.uuid, r.experiment_id, r.run_index, r.variant, r.variant_label, r.spec_hash, r.status, r.failure_kind,
-                   r.heartbeat_at, r.claimed_by, r.epochs_planned, r.epochs_done, r.steps_done,
-                   c.epoch, c.step, c.path, c.bytes, c.sha256, c.created_at, r.started_at, r.error, r.finished_at,
-                   r.claimant_boot_id, r.claimant_pid_namespace, r.claimant_start_ticks
-            FROM runs r
-            LEFT JOIN checkpoints c ON c.run_id = r.id AND c.epoch = (SELECT MAX(epoch) FROM checkpoints WHERE run_id = r.id)
-            WHERE \(condition)
-            ORDER BY r.run_index, r.id
-            """, arguments: arguments)
-        return rows.map { row in
-            let id: Int64 = row[0]
-            let checkpoint: CheckpointRecord? = (row[14] as Int?).map { epoch in
-                CheckpointRecord(runID: id, epoch: epoch, step: row[15], path: row[16], bytes: row[17], sha256: row[18], createdAt: row[19])
-            }
-            return StoredRun(id: id, uuid: row[1], experimentID: row[2], runIndex: row[3], variant: row[4], variantLabel: row[5],
-                             specHash: row[6], status: RunStatus(rawValue: row[7]) ?? .failed,
-                             failureKind: (row[8] as String?).flatMap(FailureKind.init(rawValue:)),
-                             heartbeatAt: row[9], claimedBy: row[10],
-                             claimantIdentity: ClaimantIdentity.stored(bootID: row[23], pidNamespace: row[24], startTicks: row[25]),
-                             epochsPlanned: row[11], epochsDone: row[12], stepsDone: row[13],
-                             latestCheckpoint: checkpoint, startedAt: row[20], error: row[21], finishedAt: row[22])
-        }
+        try StoredRun.fetchAll(db, sql: "\(StoredRun.selection) WHERE \(condition) ORDER BY r.run_index, r.id", arguments: arguments)
     }
 }

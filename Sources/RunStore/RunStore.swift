@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 import GRDB
 
@@ -124,105 +125,6 @@ public final class RunStore: @unchecked Sendable {
 
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try writer.read(body) } catch { throw Self.translate(error, path: path) }
-    }
-
-    // MARK: writing
-
-    /// Records one `runner exec` of a spec. `specHash` identifies the spec, so that running it
-    /// again can find this experiment (`findResumable(experimentSpecHash:)`).
-    public func createExperiment(name: String, specPath: String?, specJSON: String, specHash: String? = nil) throws(StoreError) -> Int64 {
-        try write { db in
-            try db.execute(sql: "INSERT INTO experiments(name, spec_path, spec_json, created_at, spec_hash) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [name, specPath, specJSON, Date().timeIntervalSince1970, specHash])
-            return db.lastInsertedRowID
-        }
-    }
-
-    /// Inserts a run (status `queued`, a fresh UUID) with its flattened parameters.
-    public func createRun(_ run: NewRun) throws(StoreError) -> Int64 {
-        try write { db in try Self.insertRun(db, run) }
-    }
-
-    static func insertRun(_ db: Database, _ run: NewRun) throws -> Int64 {
-        let p = run.provenance
-        var uuid = UUID().uuidString.lowercased()
-        if let wanted = run.uuid, isRunUUID(wanted),
-           try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE uuid = ?", arguments: [wanted]) == nil {
-            uuid = wanted
-        }
-        try db.execute(sql: """
-            INSERT INTO runs(uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
-                             epochs_planned, host, os, convlab_version, swift_version, blas,
-                             command_line, git_commit, git_dirty, cpu_model)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [uuid, run.experimentID, run.runIndex, run.variant, run.variantLabel,
-                             run.specJSON, run.specHash, Int64(bitPattern: run.seed), run.epochsPlanned, p.host, p.os,
-                             p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel])
-        let id = db.lastInsertedRowID
-        let insert = try db.makeStatement(sql: "INSERT INTO params(run_id, key, value_text, value_real) VALUES (?, ?, ?, ?)")
-        // value_real is for comparing numbers; a non-finite one (which validation refuses) is
-        // stored as NULL, with its text kept, rather than as a REAL SQLite cannot compare.
-        for param in run.params {
-            try insert.execute(arguments: [id, param.key, param.text, param.real.flatMap { $0.isFinite ? $0 : nil }])
-        }
-        return id
-    }
-
-    public func markStarted(run id: Int64) throws(StoreError) {
-        let now = Date().timeIntervalSince1970
-        try write { db in
-            try db.execute(sql: "UPDATE runs SET status = 'running', started_at = ?, heartbeat_at = ? WHERE id = ?",
-                           arguments: [now, now, id])
-        }
-    }
-
-    /// Moves the run's heartbeat to now, if it is still running: what a live run does on its own
-    /// timer, so that a long evaluation or data load does not make it look dead.
-    public func beat(run id: Int64) throws(StoreError) {
-        try write { db in
-            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
-                           arguments: [Date().timeIntervalSince1970, id])
-        }
-    }
-
-    /// Writes a batch of records and refreshes the run's heartbeat and progress, in one transaction.
-    /// A batch holding a NaN or an infinity is refused whole (`.nonFiniteValue`, naming the value):
-    /// SQLite would turn NaN into NULL and fail the transaction on a NOT NULL column.
-    public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int) throws(StoreError) {
-        if let value = batch.firstNonFiniteValue {
-            throw StoreError(.nonFiniteValue, path: path, "refused to record a value that is not a number: \(value); nothing of this batch was written")
-        }
-        try write { db in try Self.insert(db, batch, run: id, epochsDone: epochsDone, stepsDone: stepsDone) }
-    }
-
-    static func insert(_ db: Database, _ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int) throws {
-        let metric = try db.makeStatement(sql: "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES (?, ?, ?, ?, ?, ?)")
-        for m in batch.metrics { try metric.execute(arguments: [id, m.name, m.step, m.epoch, m.value, m.wallTime]) }
-        let norm = try db.makeStatement(sql: "INSERT INTO grad_norms(run_id, step, layer, layer_kind, tensor, l2, max_abs) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        for g in batch.gradientNorms { try norm.execute(arguments: [id, g.step, g.layer, g.layerKind, g.tensor, g.l2, g.maxAbs]) }
-        let check = try db.makeStatement(sql: """
-            INSERT INTO grad_checks(run_id, step, layer, layer_kind, tensor, entry, analytic, numeric, abs_error, rel_error, outcome)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        for c in batch.gradientChecks {
-            try check.execute(arguments: [id, c.step, c.layer, c.layerKind, c.tensor, c.entry, c.analytic, c.numeric,
-                                          c.absoluteError, c.relativeError, c.outcome])
-        }
-        let event = try db.makeStatement(sql: "INSERT INTO events(run_id, time, kind, message) VALUES (?, ?, ?, ?)")
-        for e in batch.events { try event.execute(arguments: [id, e.time, e.kind, e.message]) }
-        try db.execute(sql: "UPDATE runs SET heartbeat_at = ?, epochs_done = ?, steps_done = ? WHERE id = ?",
-                       arguments: [Date().timeIntervalSince1970, epochsDone, stepsDone, id])
-    }
-
-    /// Ends a run. A `failed` run is a spec failure (not claimed again) unless `failureKind`
-    /// says it crashed.
-    public func finish(run id: Int64, status: RunStatus, error: String? = nil, failureKind: FailureKind? = nil) throws(StoreError) {
-        let now = Date().timeIntervalSince1970
-        let kind = status == .failed ? (failureKind ?? .spec).rawValue : nil
-        try write { db in
-            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ?, failure_kind = ? WHERE id = ?",
-                           arguments: [status.rawValue, now, now, error, kind, id])
-        }
     }
 }
 

@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 import GRDB
 

@@ -20,6 +20,9 @@ public enum StoreSchema {
         -- Each version below is one migration of GRDB's DatabaseMigrator, recorded in grdb_migrations as
         -- "v1", "v2", …; meta.schema_version follows them (ConvLab builds from before the migrator read it
         -- to refuse a newer store). A run's checkpoint files live in <store path>.artifacts/<run uuid>/.
+        -- runs.spec_hash is FNV-1a (64 bits, hex) of the resolved spec without its checkpoint section, not
+        -- the SHA-256 its column comment says (a migration's text is never edited); experiments.spec_hash
+        -- is SHA-256 over the runs' indices and spec hashes.
         --
         -- Common questions, answered by the views at the end:
         --   SELECT * FROM run_final_metrics;                           -- last and best metrics per run

@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 
 /// A run as the store holds it: what resuming and claiming a sweep need to know.
@@ -8,7 +9,7 @@ public struct StoredRun: Sendable, Equatable {
     public var runIndex: Int
     public var variant: String
     public var variantLabel: String
-    /// SHA-256 of the run's resolved spec.
+    /// FNV-1a (64 bits, hex) of the run's resolved spec without its checkpoint section (DESIGN §4).
     public var specHash: String
     public var status: RunStatus
     public var failureKind: FailureKind?

@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 import GRDB
 
@@ -5,12 +6,6 @@ import GRDB
 /// one write transaction (so that processes started together share ONE experiment), claims that
 /// say what the run was before, and writes that only the run's current claimant may make.
 extension RunStore {
-    /// One run of a sweep, as `openSweep` inserts it when the experiment is new.
-    public struct SweepRun: Sendable {
-        public var run: NewRun
-        public init(_ run: NewRun) { self.run = run }
-    }
-
     /// The experiment a `runner exec` works on.
     public struct Sweep: Sendable {
         public var experimentID: Int64
@@ -156,89 +151,5 @@ extension RunStore {
             try db.execute(sql: "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ? AND status = 'queued'",
                            arguments: [reason, Date().timeIntervalSince1970, id])
         }
-    }
-
-    /// Deletes what an earlier attempt of a run recorded past the point a new attempt starts from:
-    /// everything for a start from scratch (`checkpointStep` nil); with a checkpoint at step S,
-    /// metrics and gradient norms after S and gradient checks from S on (the check at S is made
-    /// before step S + 1, so the new attempt makes it again). Events stay: they are the run's history.
-    /// With `claimant`, nothing is deleted (and false returned) unless that process still holds the
-    /// run, checked in the same transaction: a process that lost its run never erases the new owner's rows.
-    @discardableResult
-    public func discardRecords(run id: Int64, after checkpointStep: Int?, epochsDone: Int = 0, claimant: String? = nil,
-                               identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
-        let step = checkpointStep ?? -1
-        let held = claimant.map { Self.heldBy($0, identity: identity) }
-        return try write { db in
-            if let held, try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND \(held.sql)", arguments: [id] + held.arguments) == nil {
-                return false
-            }
-            try db.execute(sql: "DELETE FROM metrics WHERE run_id = ? AND step > ?", arguments: [id, step])
-            try db.execute(sql: "DELETE FROM grad_norms WHERE run_id = ? AND step > ?", arguments: [id, step])
-            try db.execute(sql: "DELETE FROM grad_checks WHERE run_id = ? AND step >= ?", arguments: [id, max(step, 0)])
-            if checkpointStep == nil { try db.execute(sql: "DELETE FROM grad_checks WHERE run_id = ?", arguments: [id]) }
-            try db.execute(sql: "UPDATE runs SET epochs_done = ?, steps_done = ? WHERE id = ?", arguments: [epochsDone, max(step, 0), id])
-            return true
-        }
-    }
-
-    /// Records where and how the run is being trained now (the process that claimed it); with
-    /// `claimant`, only while that process still holds the run (false otherwise, nothing written).
-    @discardableResult
-    public func recordProvenance(run id: Int64, _ p: RunProvenance, claimant: String? = nil,
-                                 identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
-        let held = claimant.map { Self.heldBy($0, identity: identity) }
-        return try write { db in
-            try db.execute(sql: """
-                UPDATE runs SET host = ?, os = ?, convlab_version = ?, swift_version = ?, blas = ?, command_line = ?,
-                                git_commit = ?, git_dirty = ?, cpu_model = ? WHERE id = ?\(held.map { " AND " + $0.sql } ?? "")
-                """, arguments: [p.host, p.os, p.convlabVersion, p.swiftVersion, p.blas, p.commandLine, p.gitCommit, p.gitDirty, p.cpuModel, id]
-                                + (held?.arguments ?? []))
-            return db.changesCount == 1
-        }
-    }
-
-    /// `append`, only while `claimant` still holds the run: false (nothing written) once another
-    /// process has claimed it.
-    public func append(_ batch: RecordBatch, run id: Int64, epochsDone: Int, stepsDone: Int, claimant: String,
-                       identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
-        if let value = batch.firstNonFiniteValue {
-            throw StoreError(.nonFiniteValue, path: path, "refused to record a value that is not a number: \(value); nothing of this batch was written")
-        }
-        return try write { db in
-            guard try Self.holds(db, run: id, claimant: claimant, identity: identity) else { return false }
-            try Self.insert(db, batch, run: id, epochsDone: epochsDone, stepsDone: stepsDone)
-            return true
-        }
-    }
-
-    /// `finish`, only while `claimant` still holds the run: false (nothing changed) otherwise.
-    public func finish(run id: Int64, status: RunStatus, error: String? = nil, failureKind: FailureKind? = nil,
-                       claimant: String, identity: ClaimantIdentity? = .current) throws(StoreError) -> Bool {
-        let now = Date().timeIntervalSince1970
-        let kind = status == .failed ? (failureKind ?? .spec).rawValue : nil
-        let held = Self.heldBy(claimant, identity: identity)
-        return try write { db in
-            try db.execute(sql: """
-                UPDATE runs SET status = ?, finished_at = ?, heartbeat_at = ?, error = ?, failure_kind = ?
-                WHERE id = ? AND status = 'running' AND \(held.sql)
-                """, arguments: [status.rawValue, now, now, error, kind, id] + held.arguments)
-            return db.changesCount == 1
-        }
-    }
-
-    /// The last train loss and test accuracy, the best test accuracy and the mean speed of a run
-    /// (`run_final_metrics`), for showing a run this process did not train; nil for an unknown run.
-    public func finalMetrics(run id: Int64) throws(StoreError) -> (trainLoss: Double?, testAccuracy: Double?, bestTestAccuracy: Double?, imagesPerSecond: Double?)? {
-        try read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT final_train_loss, final_test_accuracy, best_test_accuracy, images_per_second FROM run_final_metrics WHERE run_id = ?
-                """, arguments: [id]).map { row in (row[0], row[1], row[2], row[3]) }
-        }
-    }
-
-    static func holds(_ db: Database, run id: Int64, claimant: String, identity: ClaimantIdentity?) throws -> Bool {
-        let held = heldBy(claimant, identity: identity)
-        return try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ? AND status = 'running' AND \(held.sql)", arguments: [id] + held.arguments) != nil
     }
 }

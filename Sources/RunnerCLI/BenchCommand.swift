@@ -105,7 +105,7 @@ struct EngineBench: ParsableCommand {
         let r = plan.runs[runIndex - 1]
         return Subject(name: plan.name + (plan.runs.count > 1 ? " (\(r.variant.label))" : ""), input: r.inputShape, classes: r.classes,
                        layers: r.layers, initializer: r.initializer, seed: r.seed, loss: r.loss, optimizer: r.optimizer,
-                       learningRate: r.learningRate, batch: batch ?? r.batchSize, replicas: max(2, r.replicas))
+                       learningRate: r.learningRate, batch: batch ?? r.training.batchSize, replicas: max(2, r.training.replicas))
     }
 
     func run() throws {
@@ -301,38 +301,45 @@ struct StoreBench: ParsableCommand {
         let path = store ?? FileManager.default.temporaryDirectory.appendingPathComponent("convlab-bench-\(UUID().uuidString).sqlite").path
         let writer = try RunStore(path: path)
         let provenance = RunProvenance(host: "bench", os: "", convlabVersion: "", swiftVersion: "", blas: "")
-        let experiment = try writer.createExperiment(name: "bench", specPath: nil, specJSON: "{}")
         let perRun = rows / runs
         let epochs = 20
         var written = 0
+        // Written as `runner exec` writes: the sweep's runs created at once, each claimed, then
+        // appended to and finished by its claimant.
+        let newRuns = (0..<runs).map { index in
+            let pooling = index % 2 == 0 ? "max" : "avg"
+            let rate = [0.1, 0.05, 0.01][index % 3]
+            return NewRun(experimentID: 0, runIndex: index + 1, variant: #"{"model.pooling":"\#(pooling)"}"#, variantLabel: "model.pooling=\(pooling)",
+                          specJSON: "{}", specHash: "", seed: UInt64(index), epochsPlanned: epochs, provenance: provenance,
+                          params: [("model.pooling", pooling, nil), ("optimizer.learning_rate", "\(rate)", rate), ("seed", "\(index)", Double(index))])
+        }
+        let claimant = RunStore.claimant
         let fill = try measure {
-            for index in 0..<runs {
-                let pooling = index % 2 == 0 ? "max" : "avg"
-                let rate = [0.1, 0.05, 0.01][index % 3]
-                let id = try writer.createRun(NewRun(
-                    experimentID: experiment, runIndex: index + 1, variant: #"{"model.pooling":"\#(pooling)"}"#, variantLabel: "model.pooling=\(pooling)",
-                    specJSON: "{}", specHash: "", seed: UInt64(index), epochsPlanned: epochs, provenance: provenance,
-                    params: [("model.pooling", pooling, nil), ("optimizer.learning_rate", "\(rate)", rate), ("seed", "\(index)", Double(index))]))
-                try writer.markStarted(run: id)
+            let sweep = try writer.openSweep(name: "bench", specPath: "", specJSON: "{}", specHash: UUID().uuidString, runs: newRuns, fresh: true)
+            for id in sweep.runs.map(\.id) {
+                _ = try writer.claim(run: id, staleAfter: .infinity, claimant: claimant)
                 var batch = RecordBatch()
                 let steps = perRun - 3 * epochs
                 for step in 0..<steps {
-                    batch.metrics.append(.init(name: "train_loss", step: step, epoch: Double(step) / Double(steps) * Double(epochs),
+                    batch.metrics.append(.init(name: MetricName.trainLoss.rawValue, step: step, epoch: Double(step) / Double(steps) * Double(epochs),
                                                value: 2 * exp(-Double(step) / Double(steps)), wallTime: Double(step)))
                     if step % 50 == 0 {
                         for layer in [0, 3, 7, 9, 11] {
                             batch.gradientNorms.append(.init(step: step, layer: layer, layerKind: "conv", tensor: "weight", l2: 1, maxAbs: 0.1))
                         }
                     }
-                    if batch.count >= 20_000 { try writer.append(batch, run: id, epochsDone: 0, stepsDone: step); batch = RecordBatch() }
-                }
-                for epoch in 1...epochs {
-                    for (name, value) in [("test_accuracy", 0.8 + 0.005 * Double(epoch)), ("test_loss", 0.5), ("train_loss_epoch", 0.4)] {
-                        batch.metrics.append(.init(name: name, step: epoch * 100, epoch: Double(epoch), value: value, wallTime: Double(epoch)))
+                    if batch.count >= 20_000 {
+                        _ = try writer.append(batch, run: id, epochsDone: 0, stepsDone: step, claimant: claimant)
+                        batch = RecordBatch()
                     }
                 }
-                try writer.append(batch, run: id, epochsDone: epochs, stepsDone: steps)
-                try writer.finish(run: id, status: .completed)
+                for epoch in 1...epochs {
+                    for (name, value) in [(MetricName.testAccuracy, 0.8 + 0.005 * Double(epoch)), (.testLoss, 0.5), (.trainLossEpoch, 0.4)] {
+                        batch.metrics.append(.init(name: name.rawValue, step: epoch * 100, epoch: Double(epoch), value: value, wallTime: Double(epoch)))
+                    }
+                }
+                _ = try writer.append(batch, run: id, epochsDone: epochs, stepsDone: steps, claimant: claimant)
+                _ = try writer.finish(run: id, status: .completed, claimant: claimant)
                 written += perRun
             }
         }

@@ -172,7 +172,7 @@ struct Exec: ParsableCommand {
         let architectures = Set(runs.map { $0.summary.map { "\($0.kind) \($0.detail) \($0.outputShape)" }.joined(separator: "|") })
         if architectures.count > 1 { print("(the runs differ in architecture; the summary shows run 1)") }
         print("data: \(first.datasetName.terminalSafe), input \(first.inputShape), \(first.classes) classes; "
-              + "\(first.epochs) epoch\(first.epochs == 1 ? "" : "s") of batch \(first.batchSize), \(first.replicas) replica\(first.replicas == 1 ? "" : "s")")
+              + "\(first.training.epochs) epoch\(first.training.epochs == 1 ? "" : "s") of batch \(first.training.batchSize), \(first.training.replicas) replica\(first.training.replicas == 1 ? "" : "s")")
         print("")
     }
 }

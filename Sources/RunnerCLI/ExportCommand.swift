@@ -50,7 +50,7 @@ struct Export: ParsableCommand {
                 throw ExportError("refusing to write \(target): it is inside the store's artifacts folder (\(store.path).artifacts), where the checkpoints live; choose another file")
             }
             let checkpoint = try CheckpointFile.read(path: source.file, expectedSHA256: source.checkpoint.sha256)
-            if let recorded = checkpoint[metadata: "run_uuid"], recorded != source.uuid {
+            if let recorded = checkpoint[metadata: CheckpointMetadataKey.runUUID.rawValue], recorded != source.uuid {
                 throw ExportError("\(source.file): is a checkpoint of run \(recorded), not of run \(source.runID) (\(source.uuid)): the artifacts folder was mixed up; nothing was written")
             }
             let bytes = checkpoint.weightsExport(metadata: source.metadata(step: checkpoint.training.step))
@@ -135,7 +135,7 @@ struct ExportSource {
         var entries: [(key: String, value: String)] = [
             ("spec", specJSON), ("run_uuid", uuid), ("epoch", String(checkpoint.epoch)), ("step", String(step)),
         ]
-        if let testAccuracy { entries.append(("test_accuracy", String(testAccuracy))) }
+        if let testAccuracy { entries.append((MetricName.testAccuracy.rawValue, String(testAccuracy))) }
         entries.append(("convlab_version", Provenance.convlabVersion))
         return entries
     }

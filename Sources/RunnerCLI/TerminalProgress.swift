@@ -42,7 +42,7 @@ final class TerminalProgress: ProgressReporter {
     func epochFinished(_ u: ProgressUpdate, metrics: [(name: String, value: Double)]) {
         guard !quiet else { return }
         clearLine()
-        let shown = metrics.map { "\($0.name.replacingOccurrences(of: "_epoch", with: "").terminalSafe) \($0.name == "images_per_second" ? Numbers.integer($0.value) : Numbers.fixed($0.value))" }
+        let shown = metrics.map { "\($0.name.replacingOccurrences(of: "_epoch", with: "").terminalSafe) \($0.name == MetricName.imagesPerSecond.rawValue ? Numbers.integer($0.value) : Numbers.fixed($0.value))" }
         write("  epoch \(u.epoch)/\(u.epochs): " + shown.joined(separator: "  ") + "\n")
     }
 

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Testing
 @testable import Checkpoints
+import TestSupport
 
 /// A small trainer with every kind of state: conv and dense weights, Adam or momentum buffers,
 /// dropout generators in two replicas.
@@ -22,12 +23,6 @@ func train(_ trainer: Trainer<Float>, _ sampler: inout BatchSampler, batches: In
             sampler.labels.withUnsafeBufferPointer { trainer.step(images: images, labels: $0, batch: count, learningRate: 0.05).sum.bitPattern }
         }
     }
-}
-
-func temporaryFolder() throws -> String {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-checkpoint-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    return folder
 }
 
 @Suite("Checkpoint files")
@@ -56,7 +51,7 @@ struct CheckpointFileTests {
     @Test("write at step k, read into a new trainer and sampler, train on: bit-identical to never stopping",
           arguments: [OptimizerConfiguration.sgd(momentum: 0.9, nesterov: true, weightDecay: 1e-3), .adam(weightDecay: 1e-3)])
     func resumeThroughAFile(optimizer: OptimizerConfiguration) throws {
-        let folder = try temporaryFolder()
+        let folder = temporaryFolder()
         for (seed, k, m) in [(UInt64(1), 3, 9), (2, 6, 4), (3, 7, 1), (4, 1, 12)] {
             let straight = try makeTrainer(optimizer, seed: seed)
             var straightSampler = BatchSampler(data: Self.data, batchSize: 4, shuffle: true, seed: seed)
@@ -82,7 +77,7 @@ struct CheckpointFileTests {
 
     @Test("a written checkpoint reads back equal, with its size and SHA-256, and the layout documented")
     func roundTrip() throws {
-        let folder = try temporaryFolder()
+        let folder = temporaryFolder()
         let checkpoint = try Self.checkpoint()
         let path = folder + "/epoch-0001.safetensors"
         let (bytes, sha) = try checkpoint.write(to: path)
@@ -130,7 +125,7 @@ struct CheckpointFileTests {
 
     @Test("a missing, truncated or changed file, or one that is no ConvLab checkpoint, is refused in one line naming it")
     func refusals() throws {
-        let folder = try temporaryFolder()
+        let folder = temporaryFolder()
         let path = folder + "/epoch-0002.safetensors"
         let (_, sha) = try Self.checkpoint().write(to: path)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -190,7 +185,7 @@ struct CheckpointFileTests {
 
     @Test("a checkpoint of another network, optimizer or data is refused naming the file and the tensor, and nothing changes")
     func otherNetwork() throws {
-        let folder = try temporaryFolder()
+        let folder = temporaryFolder()
         let path = folder + "/epoch-0001.safetensors"
         let (_, sha) = try Self.checkpoint(hidden: 10).write(to: path)
         let checkpoint = try CheckpointFile.read(path: path, expectedSHA256: sha)
@@ -232,7 +227,7 @@ struct CheckpointFileTests {
     /// generator words, and the metadata.
     @Test("Python's safetensors reads a checkpoint written by Swift", .enabled(if: pythonReadsSafetensors))
     func pythonReads() throws {
-        let folder = try temporaryFolder()
+        let folder = temporaryFolder()
         let path = folder + "/epoch-0001.safetensors"
         let checkpoint = try Self.checkpoint()
         try checkpoint.write(to: path)

@@ -6,6 +6,7 @@ import Foundation
 import RunnerKit
 import RunStore
 import Testing
+import TestSupport
 
 /// A store holding one run trained here with ConvCore (until `runner exec` writes checkpoints):
 /// the run's row with its resolved spec, its test accuracy after every epoch, and a checkpoint
@@ -28,7 +29,7 @@ struct ExportFixture {
         let experimentID = try opened.createExperiment(name: experiment.name, specPath: nil, specJSON: specText)
         let runID = try opened.createRun(NewRun(
             experimentID: experimentID, runIndex: 1, variant: "{}", variantLabel: plan.variant.label,
-            specJSON: plan.resolvedJSON, specHash: plan.specHash, seed: plan.seed, epochsPlanned: plan.epochs,
+            specJSON: plan.resolvedJSON, specHash: plan.specHash, seed: plan.seed, epochsPlanned: plan.training.epochs,
             provenance: RunProvenance(host: "test", os: "", convlabVersion: Provenance.convlabVersion, swiftVersion: "", blas: ""),
             params: plan.params))
         try opened.markStarted(run: runID)
@@ -36,11 +37,11 @@ struct ExportFixture {
         let folder = RunStore.artifactsFolder(storePath: store, runUUID: uuid)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
 
-        let trainer = Trainer(network: try plan.makeNetwork(), loss: plan.loss, optimizer: plan.optimizer.make(Float.self), replicas: plan.replicas)
-        var sampler = BatchSampler(data: split.train, batchSize: plan.batchSize, shuffle: plan.shuffle, seed: plan.seed)
+        let trainer = Trainer(network: try plan.makeNetwork(), loss: plan.loss, optimizer: plan.optimizer.make(Float.self), replicas: plan.training.replicas)
+        var sampler = BatchSampler(data: split.train, batchSize: plan.training.batchSize, shuffle: plan.training.shuffle, seed: plan.seed)
         var step = 0
         var accuracies: [Double] = []
-        for epoch in 1 ... plan.epochs {
+        for epoch in 1 ... plan.training.epochs {
             let order = sampler.order(epoch: epoch)
             for batch in 0 ..< sampler.batchesPerEpoch {
                 let count = sampler.gather(batch, of: order)
@@ -51,7 +52,7 @@ struct ExportFixture {
                 }
                 step += 1
             }
-            let accuracy = testAccuracy(trainer, split.test, batchSize: plan.evaluationBatchSize)
+            let accuracy = testAccuracy(trainer, split.test, batchSize: plan.evaluation.batchSize)
             accuracies.append(accuracy)
             var records = RecordBatch()
             records.metrics.append(.init(name: "test_accuracy", step: step, epoch: Double(epoch), value: accuracy, wallTime: 0))
@@ -103,7 +104,7 @@ struct ExportTests {
             let export = try SafeTensors.decode(checkpoint.weightsExport(metadata: [("spec", fixture.plan.resolvedJSON)]), file: "export")
             // A fresh network (other initial weights) given only the exported tensors.
             let fresh = Trainer(network: try fixture.plan.makeNetwork(), loss: fixture.plan.loss,
-                                optimizer: fixture.plan.optimizer.make(Float.self), replicas: fixture.plan.replicas)
+                                optimizer: fixture.plan.optimizer.make(Float.self), replicas: fixture.plan.training.replicas)
             var state = fresh.captureState(epoch: record.epoch, step: record.step)
             #expect(state.parameters.map(\.name) == export.tensors.map(\.name))
             for index in state.tensors.indices {
@@ -112,7 +113,7 @@ struct ExportTests {
                 state.tensors[index].values = try #require(exported.floats)
             }
             try fresh.restore(state)
-            let accuracy = ExportFixture.testAccuracy(fresh, fixture.split.test, batchSize: fixture.plan.evaluationBatchSize)
+            let accuracy = ExportFixture.testAccuracy(fresh, fixture.split.test, batchSize: fixture.plan.evaluation.batchSize)
             #expect(accuracy == fixture.accuracies[record.epoch - 1], "epoch \(record.epoch)")
         }
         // Trained: the second epoch's accuracy is better than guessing among 3 classes.

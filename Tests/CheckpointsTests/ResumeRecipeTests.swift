@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Testing
 @testable import Checkpoints
+import TestSupport
 
 /// The runner's loop in miniature — batches from the sampler's walk, a learning-rate schedule,
 /// a loss probe whose window spans epoch ends, gradient checks drawing from the runner's own
@@ -97,7 +98,7 @@ struct ResumeRecipeTests {
           arguments: [OptimizerConfiguration.sgd(momentum: 0.9, nesterov: true, weightDecay: 1e-4), .adam(weightDecay: 1e-4)])
     func killAndResume(optimizer: OptimizerConfiguration) throws {
         for seed: UInt64 in [1, 2] {
-            let straightFolder = try temporaryFolder(), resumedFolder = try temporaryFolder()
+            let straightFolder = temporaryFolder(), resumedFolder = temporaryFolder()
             let (straight, straightFinal) = try Self.run(seed: seed, optimizer: optimizer, folder: straightFolder, resumeFrom: nil, stopAfterSteps: nil)
             let perEpoch = BatchSampler(data: Self.data.train, batchSize: 5, shuffle: true, seed: seed).batchesPerEpoch
             let (beforeKill, _) = try Self.run(seed: seed, optimizer: optimizer, folder: resumedFolder, resumeFrom: nil,

@@ -3,6 +3,7 @@ import Testing
 @testable import Reports
 @testable import RunStore
 import GRDB
+import TestSupport
 
 @Suite("The status a report shows for a run whose claimant may be gone")
 struct ClaimStatusReportTests {

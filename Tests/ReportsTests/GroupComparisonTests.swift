@@ -5,6 +5,7 @@ import FoundationXML
 import Testing
 @testable import Reports
 @testable import RunStore
+import TestSupport
 
 /// A store of completed runs with the given pooling, seed and final test accuracy.
 func seededStore(_ runs: [(pooling: String, seed: Int, accuracy: Double)]) throws -> String {

@@ -5,6 +5,7 @@ import Testing
 import GRDB
 #if canImport(FoundationXML)
 import FoundationXML
+import TestSupport
 #endif
 
 /// A store with four runs of two pooling modes and two learning rates, with known metrics.
@@ -147,16 +148,8 @@ struct ReportsTests {
     func html() throws {
         let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
         let page = try reporter.html(filter: RunFilter(), groupBy: ["model.pooling"], targetAccuracy: 0.85)
-        final class Collector: NSObject, XMLParserDelegate {
-            var series: [String] = []
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
-                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
-            }
-        }
-        let parser = XMLParser(data: Data(page.utf8))
-        let collector = Collector()
-        parser.delegate = collector
-        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let collector = XMLPage(page)
+        #expect(collector.wellFormed, "\(collector.error)")
         #expect(collector.series.filter { $0 == "run 1 pooling=max learning_rate=0.05" }.count >= 3)   // loss, accuracy, test loss, norms
         #expect(collector.series.contains("pooling=max (mean of 2)"))
         #expect(collector.series.contains("pooling=avg (mean of 2)"))
@@ -196,20 +189,8 @@ struct ReportsTests {
     func htmlHostileNames() throws {
         let reporter = Reporter(reader: try StoreReader(path: try hostileStore()))
         let page = try reporter.html(filter: RunFilter(), groupBy: ["description"], targetAccuracy: 0.85)
-        final class Collector: NSObject, XMLParserDelegate {
-            var series: [String] = []
-            var text = ""
-            var elements: Set<String> = []
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
-                elements.insert(name)
-                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
-            }
-            func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-        }
-        let parser = XMLParser(data: Data(page.utf8))
-        let collector = Collector()
-        parser.delegate = collector
-        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let collector = XMLPage(page)
+        #expect(collector.wellFormed, "\(collector.error)")
         #expect(!collector.elements.contains("script"))
         #expect(!page.contains("<script") && !page.contains("</svg><script"))
         // The expected text, spelled out here rather than by the code under test: each control
@@ -351,21 +332,9 @@ func JSONWriterQuote(_ s: String) -> String {
 
 @Suite("Terminal-safe text and output files")
 struct SafeOutputTests {
-    /// SplitMix64: a seeded source of random scalars for the property below.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("escaped text has no control character, keeps every other scalar in order, and is unchanged when safe")
     func escapingProperty() {
-        var rng = Generator(state: 42)
+        var rng = SplitMix(seed: 42)
         // Scalars from the ranges that matter: C0, ASCII, DEL and C1, bidi controls, separators, CJK, emoji.
         let pools: [ClosedRange<UInt32>] = [0x00...0x1F, 0x20...0x7E, 0x7F...0xA0, 0x200B...0x206F, 0x4E00...0x4E10, 0x1F600...0x1F610]
         for _ in 0..<2000 {

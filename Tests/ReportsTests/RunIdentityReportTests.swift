@@ -5,6 +5,7 @@ import Testing
 import GRDB
 #if canImport(FoundationXML)
 import FoundationXML
+import TestSupport
 #endif
 
 /// Parses JSON output into rows of objects.
@@ -112,16 +113,8 @@ struct RunIdentityReportTests {
     func compareHTML() throws {
         let reporter = Reporter(reader: try StoreReader(path: try fixtureStore()))
         let page = try reporter.html(filter: RunFilter(runIDs: [1, 4]), groupBy: [], targetAccuracy: 0.85, comparing: (1, 4))
-        final class Collector: NSObject, XMLParserDelegate {
-            var series: [String] = []
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
-                if name == "polyline", let s = attributes["data-series"] { series.append(s) }
-            }
-        }
-        let parser = XMLParser(data: Data(page.utf8))
-        let collector = Collector()
-        parser.delegate = collector
-        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let collector = XMLPage(page)
+        #expect(collector.wellFormed, "\(collector.error)")
         #expect(page.contains("<h2>Spec keys that differ</h2>") && page.contains("<h2>Final metrics</h2>"))
         #expect(page.range(of: "Spec keys that differ")?.lowerBound ?? page.endIndex < page.range(of: "<h2>Curves per run</h2>")?.lowerBound ?? page.startIndex)
         // Training loss, test accuracy and test loss: each chart has run 1 and run 4, and no other run.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// A store can be edited by hand or merged from elsewhere: a run UUID or a recorded checkpoint
 /// path must never make ConvLab read or delete anything outside `<store>.artifacts/<run uuid>/`.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 @Suite("A process that lost its run touches none of the new owner's rows")
 struct ClaimOwnershipTests {

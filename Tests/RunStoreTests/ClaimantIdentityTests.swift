@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// A process that keeps running until the test kills it (and reaps it).
 func sleepingProcess() throws -> Process {

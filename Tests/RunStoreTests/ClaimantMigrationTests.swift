@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// A store of schema 3 as the migrator left it (grdb_migrations v1–v3), with `legacyStore`'s rows;
 /// its run 3 is running, claimed a moment ago by a process of this host that no longer exists.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 func checkpoint(_ run: Int64, epoch: Int, path: String? = nil, sha: String = String(repeating: "c", count: 64)) -> CheckpointRecord {
     CheckpointRecord(runID: run, epoch: epoch, step: epoch * 10, path: path ?? "epoch-\(epoch).safetensors", bytes: 1000 + Int64(epoch),

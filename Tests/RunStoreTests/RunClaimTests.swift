@@ -1,7 +1,9 @@
+import ConvLabKit
 import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// A store with one experiment (spec hash "spec") of `runs` queued runs.
 func queuedStore(runs: Int, specHash: String = "spec") throws -> (path: String, experiment: Int64, ids: [Int64]) {
@@ -159,19 +161,6 @@ struct RunClaimTests {
         #expect(found.runs[1].latestCheckpoint?.epoch == 2 && found.runs[1].latestCheckpoint?.step == 20)
         #expect(found.runs.allSatisfy { isVersion4UUID($0.uuid) && $0.status == .queued })
         #expect(try store.findResumable(experimentSpecHash: "never") == nil)
-    }
-}
-
-/// A small seeded generator for property tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

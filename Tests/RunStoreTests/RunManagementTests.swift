@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// Sets run `id`'s UUID (to make prefixes collide on purpose).
 func setUUID(_ store: RunStore, _ id: Int64, _ uuid: String) throws {

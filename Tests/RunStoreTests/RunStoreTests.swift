@@ -2,12 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
-
-func temporaryStorePath() -> String {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-store-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    return folder + "/store.sqlite"
-}
+import TestSupport
 
 let provenance = RunProvenance(host: "h", os: "o", convlabVersion: "v", swiftVersion: "s", blas: "b")
 
@@ -136,17 +131,19 @@ struct RunStoreTests {
         let path = temporaryStorePath()
         try makeStore(path, runs: 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<2 {
+            for writer in 0..<2 {
                 group.addTask {
                     let store = try RunStore(path: path)
-                    let experiment = try store.createExperiment(name: "c", specPath: nil, specJSON: "{}")
-                    for index in 0..<20 {
-                        let id = try store.createRun(NewRun(experimentID: experiment, runIndex: index, variant: "{}", variantLabel: "",
-                                                            specJSON: "{}", specHash: "0", seed: 0, epochsPlanned: 1,
-                                                            provenance: provenance, params: []))
+                    let runs = (0..<20).map { index in
+                        NewRun(experimentID: 0, runIndex: index, variant: "{}", variantLabel: "", specJSON: "{}", specHash: "0", seed: 0,
+                               epochsPlanned: 1, provenance: provenance, params: [])
+                    }
+                    let sweep = try store.openSweep(name: "c", specPath: "", specJSON: "{}", specHash: "c\(writer)", runs: runs, fresh: true)
+                    for run in sweep.runs {
+                        #expect(try store.claimRun(run.id, staleAfter: 60, claimant: "w\(writer)"))
                         var batch = RecordBatch()
                         batch.metrics = (0..<50).map { .init(name: "train_loss", step: $0, epoch: 0, value: 1, wallTime: 0) }
-                        try store.append(batch, run: id, epochsDone: 0, stepsDone: 50)
+                        #expect(try store.append(batch, run: run.id, epochsDone: 0, stepsDone: 50, claimant: "w\(writer)"))
                     }
                 }
             }
@@ -197,13 +194,16 @@ struct MigrationTests {
         var batch = RecordBatch()
         batch.gradientChecks = [.init(step: 5, layer: 0, layerKind: "conv", tensor: "weight", entry: 3, analytic: 0, numeric: 1e-9,
                                       absoluteError: 1e-9, relativeError: 1e-4, outcome: "trivial")]
-        try store.append(batch, run: 1, epochsDone: 1, stepsDone: 5)
+        // Written as a run's claimant writes: the old run interrupted, then claimed by this process.
+        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET status = 'interrupted' WHERE id = 1") }
+        #expect(try store.claimRun(1, staleAfter: 60))
+        #expect(try store.append(batch, run: 1, epochsDone: 1, stepsDone: 5, claimant: RunStore.claimant))
         // checked 4: passed, failed, skipped, trivial → (1 + 1) · 2 = 4 ≤ 4: conclusive; worst ignores skipped and trivial.
         let summary = try reader.query("SELECT checked, passed, failed, skipped, trivial, conclusive, worst_rel_error FROM grad_check_summary")
         #expect(summary.rows == [[.integer(4), .integer(1), .integer(1), .integer(1), .integer(1), .integer(1), .real(0.1)]])
         // The CHECK still refuses what is not an outcome.
         batch.gradientChecks[0].outcome = "maybe"
-        #expect(throws: StoreError.self) { try store.append(batch, run: 1, epochsDone: 1, stepsDone: 5) }
+        #expect(throws: StoreError.self) { try store.append(batch, run: 1, epochsDone: 1, stepsDone: 5, claimant: RunStore.claimant) }
         #expect(try reader.query("SELECT COUNT(*) FROM grad_checks").rows[0][0] == .integer(4))
         // The index survives the rebuild.
         #expect(try reader.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'grad_checks_by_run'").rows[0][0] == .integer(1))
@@ -260,7 +260,7 @@ struct NonFiniteTests {
         for (batch, message) in cases {
             #expect(batch.firstNonFiniteValue == message)
             #expect {
-                try store.append(batch, run: 1, epochsDone: 1, stepsDone: 99)
+                try store.append(batch, run: 1, epochsDone: 1, stepsDone: 99, claimant: RunStore.claimant)
             } throws: { error in
                 (error as? StoreError)?.kind == .nonFiniteValue && "\(error)".contains(message) && "\(error)".contains("nothing of this batch was written")
             }
@@ -290,10 +290,11 @@ struct NonFiniteTests {
         let reader = try StoreReader(path: path)
         let finished = try reader.query("SELECT heartbeat_at FROM runs WHERE id = 1").rows
         Thread.sleep(forTimeInterval: 0.01)
-        try store.beat(run: 1)
+        _ = try store.beat(run: 1, claimant: RunStore.claimant)
         #expect(try reader.query("SELECT heartbeat_at FROM runs WHERE id = 1").rows == finished)
-        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET status = 'running', heartbeat_at = 1 WHERE id = 1") }
-        try store.beat(run: 1)
+        _ = try store.write { db in try db.execute(sql: "UPDATE runs SET status = 'interrupted' WHERE id = 1") }
+        #expect(try store.claimRun(1, staleAfter: 60, now: 1))     // running since t = 1, by this process
+        _ = try store.beat(run: 1, claimant: RunStore.claimant)
         let moved = try #require(try reader.query("SELECT heartbeat_at FROM runs WHERE id = 1").rows.first?.first?.double)
         #expect(abs(moved - Date().timeIntervalSince1970) < 60)
     }

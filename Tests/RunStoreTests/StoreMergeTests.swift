@@ -1,7 +1,9 @@
+import ConvLabKit
 import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// One run to put in a test store: its UUID, index, status and progress, and how many metric rows.
 struct MergeRun {

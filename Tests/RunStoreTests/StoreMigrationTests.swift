@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// A store as ConvLab wrote it before the migrator (schema `version`, 1 or 2: meta.schema_version
 /// and no grdb_migrations), built from that version's DDL, with rows in every table it has.

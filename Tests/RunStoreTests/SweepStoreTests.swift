@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import RunStore
+import TestSupport
 
 /// A process that has exited and been reaped: its pid no longer exists.
 func deadPid() throws -> Int32 {
@@ -138,12 +139,12 @@ struct SweepStoreTests {
         batch.events = [.init(time: 1, kind: "started", message: "m")]
         #expect(try store.append(batch, run: ids[0], epochsDone: 2, stepsDone: 15, claimant: "a"))
         let reader = try StoreReader(path: path)
-        try store.discardRecords(run: ids[0], after: 10, epochsDone: 1)
+        try store.discardRecords(run: ids[0], after: 10, epochsDone: 1, claimant: "a")
         #expect(try reader.query("SELECT step FROM metrics ORDER BY step").rows.map { $0[0] } == [.integer(0), .integer(5), .integer(10)])
         #expect(try reader.query("SELECT step FROM grad_norms ORDER BY step").rows.map { $0[0] } == [.integer(0), .integer(5), .integer(10)])
         #expect(try reader.query("SELECT step FROM grad_checks ORDER BY step").rows.map { $0[0] } == [.integer(0), .integer(5)])
         #expect(try reader.query("SELECT epochs_done, steps_done FROM runs").rows == [[.integer(1), .integer(10)]])
-        try store.discardRecords(run: ids[0], after: nil)
+        try store.discardRecords(run: ids[0], after: nil, claimant: "a")
         for table in ["metrics", "grad_norms", "grad_checks"] {
             #expect(try reader.query("SELECT COUNT(*) FROM \(table)").rows[0][0] == .integer(0), "\(table)")
         }

@@ -3,6 +3,7 @@ import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 /// Asks to stop (as Ctrl-C does) once epoch `after` of a run has finished: the run ends
 /// `interrupted` with that epoch's checkpoint recorded.

@@ -34,9 +34,9 @@ struct CheckpointSpecTests {
 
     @Test("when a checkpoint is written: every n epochs and after the last, never with 0")
     func schedule() {
-        #expect((1...5).filter { CheckpointSettings(everyEpochs: 1).writes(afterEpoch: $0, of: 5) } == [1, 2, 3, 4, 5])
-        #expect((1...7).filter { CheckpointSettings(everyEpochs: 3).writes(afterEpoch: $0, of: 7) } == [3, 6, 7])
-        #expect((1...5).filter { CheckpointSettings(everyEpochs: 0).writes(afterEpoch: $0, of: 5) }.isEmpty)
+        #expect((1...5).filter { CheckpointSettings(everyEpochs: 1, keep: .last).writes(afterEpoch: $0, of: 5) } == [1, 2, 3, 4, 5])
+        #expect((1...7).filter { CheckpointSettings(everyEpochs: 3, keep: .last).writes(afterEpoch: $0, of: 7) } == [3, 6, 7])
+        #expect((1...5).filter { CheckpointSettings(everyEpochs: 0, keep: .last).writes(afterEpoch: $0, of: 5) }.isEmpty)
     }
 
     @Test("bad values are reported at their path and line with what was expected", arguments: [

@@ -3,6 +3,7 @@ import RunStore
 import Testing
 @testable import RunnerKit
 import TextKit
+import TestSupport
 
 /// Collects what the runner reports.
 final class RecordingReporter: ProgressReporter {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RunnerKit
 import TextKit
+import TestSupport
 
 /// Every file of a folder under Fuzz/, by name.
 func fuzzInputs(_ folder: String) -> [(name: String, bytes: [UInt8])] {

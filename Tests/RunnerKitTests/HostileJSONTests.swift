@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RunnerKit
 import TextKit
+import TestSupport
 
 /// The error a parse of `bytes` throws, or nil when it parses.
 func syntaxError(_ bytes: [UInt8]) -> JSONParser.SyntaxError? {
@@ -122,7 +123,7 @@ struct HostileJSONTests {
 
     @Test("random finite numbers round-trip exactly through the writer and the parser")
     func numbersRoundTrip() throws {
-        var rng = SystemRandomNumberGenerator.Seeded(seed: 7)
+        var rng = SplitMix(seed: 7)
         for _ in 0..<2000 {
             let value = Double(bitPattern: rng.next())
             guard value.isFinite else { continue }
@@ -132,17 +133,3 @@ struct HostileJSONTests {
     }
 }
 
-extension SystemRandomNumberGenerator {
-    /// SplitMix64: a small seeded generator for reproducible random inputs.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-}

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RunnerKit
 import TextKit
+import TestSupport
 
 /// The smoke spec with `"<key>": <json>` added at the top level, as text (so values that
 /// JSONSerialization cannot write, such as 1e999, stay verbatim).

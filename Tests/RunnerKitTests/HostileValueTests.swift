@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RunnerKit
 import TextKit
+import TestSupport
 
 /// A small valid spec, one key per line, that the cases below edit.
 let hostileBase = """

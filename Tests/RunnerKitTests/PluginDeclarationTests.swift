@@ -3,6 +3,7 @@ import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 @Suite("A plugin is held to its declaration: factories of its kind, parameters a spec can meet, data as described")
 struct PluginDeclarationTests {
@@ -46,6 +47,17 @@ struct PluginDeclarationTests {
         #expect(Self.refusal(Plugin(.pooling, "p_twice", "", parameters: twice, factory: Self.pool))?.contains("declared twice") == true)
         #expect(Self.refusal(Plugin(.pooling, "9lives", "", factory: Self.pool))?.contains("its name must be") == true)
         #expect(Self.refusal(Plugin(.pooling, String(repeating: "a", count: 65), "", factory: Self.pool))?.contains("its name must be") == true)
+    }
+
+    @Test("an optimizer must declare learning_rate, a number with a default: the schedule scales it, and nothing else supplies it")
+    func optimizerLearningRate() {
+        let optimizer: Plugin.Factory = .optimizer { _ in OptimizerConfiguration.sgd(momentum: 0, nesterov: false, weightDecay: 0) }
+        let expected = "libX.so: optimizer plugin \"o_plain\": an optimizer must declare \"learning_rate\", a number with a default value (the step size the schedule scales)"
+        #expect(Self.refusal(Plugin(.optimizer, "o_plain", "", factory: optimizer)) == expected)
+        #expect(Self.refusal(Plugin(.optimizer, "o_plain", "", parameters: [.init("learning_rate", .number(), default: .required, "")],
+                                    factory: optimizer)) == expected)
+        #expect(Self.refusal(Plugin(.optimizer, "o_plain", "", parameters: [.init("learning_rate", .number(minimum: 0), default: .number(0.3), "")],
+                                    factory: optimizer)) == nil)
     }
 
     @Test("ten thousand plugins register in well under the hang guard (lookups are by kind and name, not a scan)")

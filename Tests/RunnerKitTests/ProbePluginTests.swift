@@ -4,6 +4,7 @@ import RunStore
 import Synchronization
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 /// What the hooks of every `HookLog` probe saw, across the runs of a test (probes are made per run).
 final class HookJournal: Sendable {
@@ -41,7 +42,7 @@ final class HookLog: Probe {
         journal.add("epoch \(epoch.epoch) \(epoch.metrics.contains { $0.name == "test_accuracy" })")
         recorder.event("hook_log", "epoch \(epoch.epoch) done")
     }
-    func runEnded(_ run: ProbeRun, status: String, recorder: ProbeRecorder) throws { journal.add("end \(status)") }
+    func runEnded(_ run: ProbeRun, status: RunStatus, recorder: ProbeRecorder) throws { journal.add("end \(status.rawValue)") }
     func saveState() -> ProbeState { ProbeState(counters: ["hook_log_steps": steps]) }
 }
 
@@ -157,5 +158,32 @@ struct ProbePluginTests {
         #expect(outcome.status == .failed)
         #expect(outcome.error?.contains("hook_log") == true && outcome.error?.contains("\"hook_log_steps\"") == true, "\(outcome.error ?? "")")
         #expect(outcome.epochsDone == 0 && !journal.all.contains { $0.hasPrefix("after") }, "no step is trained first")
+    }
+}
+
+/// A probe whose `runEnded` fails, journaling each call.
+final class FailingEnd: Probe {
+    let journal: HookJournal
+    init(journal: HookJournal) { self.journal = journal }
+    func runEnded(_ run: ProbeRun, status: RunStatus, recorder: ProbeRecorder) throws {
+        journal.add("end \(status.rawValue)")
+        throw ProbeError("cannot close")
+    }
+}
+
+@Suite("runEnded is called once, however the run ends")
+struct RunEndedOnceTests {
+    @Test("a probe that fails in runEnded after the last epoch fails the run, and hears of the end once")
+    func failingEndHeardOnce() throws {
+        let journal = HookJournal()
+        var registry = PluginRegistry.builtIn
+        registry.register(Plugin(.probe, "failing_end", "throws in runEnded", factory: .probe { _ in FailingEnd(journal: journal) }))
+        let plan = try SpecLoader.plan(text: smokeSpec { spec in spec["probes"] = ["failing_end": [String: Any]()] }, file: "t.json",
+                                       registry: registry)
+        let runner = ExperimentRunner(store: try RunStore(path: temporaryPath("store.sqlite")), reporter: RecordingReporter(), stop: StopSignal())
+        let outcome = try #require(try runner.execute(plan).first)
+        #expect(outcome.status == .failed)
+        #expect(outcome.error == "the failing_end probe failed: cannot close", "\(outcome.error ?? "")")
+        #expect(journal.all == ["end completed"])
     }
 }

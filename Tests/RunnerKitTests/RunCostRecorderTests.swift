@@ -2,6 +2,7 @@ import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 @Suite("What each run cost, and the lines it printed, kept in the store")
 struct RunCostRecorderTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 @Suite("Reading a spec file: size limit and byte order marks")
 struct SpecFileTests {

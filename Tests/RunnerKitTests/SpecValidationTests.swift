@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import RunnerKit
 import TextKit
+import TestSupport
 
 @Suite("Spec validation: every problem with its JSON path, line and a way to fix it")
 struct SpecValidationTests {

@@ -2,15 +2,6 @@ import Foundation
 @testable import RunnerKit
 import TextKit
 
-/// The package root, found from this file's path.
-let packageRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-        url.deleteLastPathComponent()
-    }
-    return url.path
-}()
-
 /// A small valid spec on synthetic data; `patch` edits its JSON text.
 func smokeSpec(_ edit: (inout [String: Any]) -> Void = { _ in }) -> String {
     var spec: [String: Any] = [
@@ -39,8 +30,3 @@ func planIssues(_ text: String) -> [SpecIssue] {
     }
 }
 
-func temporaryPath(_ name: String) -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-tests-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    return directory.appendingPathComponent(name).path
-}

@@ -1,7 +1,9 @@
+import ConvLabKit
 import Foundation
 import RunStore
 import Testing
 @testable import RunnerKit
+import TestSupport
 
 final class Box<Value>: @unchecked Sendable {
     private let lock = NSLock()

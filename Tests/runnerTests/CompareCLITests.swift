@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// Two poolings over three seeds, trained once for the suite.
 let seededStore: String = {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 @Suite("runner exec, driven as a person would", .serialized)
 struct ExecCLITests {

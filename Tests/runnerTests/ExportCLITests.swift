@@ -3,6 +3,7 @@ import ConvCore
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// A finished two-run sweep (trained once by `runner exec`) whose run 1 has checkpoints of epochs
 /// 1 and 2, written here (the spec turns `runner exec`'s own off) with seeded random weights in

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// The hostile-input suite: specs, data files, command lines, report filters and SQL that a
 /// careless or malicious user could hand the runner. Every case asserts the same four things:

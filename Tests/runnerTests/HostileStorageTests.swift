@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// The hostile-input suite, for what lies under the store: checkpoint files that are not what the
 /// store recorded, a disk that fills, a store that cannot be written, and a `runner exec` killed or

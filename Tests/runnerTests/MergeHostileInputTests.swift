@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// The files of OUT's artifacts folder, with their contents.
 func artifactFiles(_ store: String) -> [String: Data] {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// A store of 4 runs with `rows` metric rows each, no checkpoints: big enough that merging it
 /// takes a while.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 @Suite("A store written by the first release, used by this one")
 struct OldStoreCLITests {

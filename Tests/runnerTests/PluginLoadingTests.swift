@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// The plugin libraries these tests load, built by scripts/build-plugins: Examples/LpPooling's
 /// libLpPooling.so (release) and the broken libraries of Tests/Fixtures/PluginFixtures (debug).

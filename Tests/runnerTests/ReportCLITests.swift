@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// One store with a finished two-run experiment, shared by the report tests.
 let trainedStore: String = {

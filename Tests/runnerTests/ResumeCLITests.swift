@@ -2,6 +2,7 @@ import Checkpoints
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// A 3-epoch run whose every piece of state matters on resume: Adam's moments and step count,
 /// dropout's generators, the gradient check's generator, the shuffle, a loss window spanning

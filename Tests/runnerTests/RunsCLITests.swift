@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// A store with a finished two-run sweep (pooling max, avg), trained once; each test works on a copy.
 let sweepStore: String = {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// `runner` with an environment of its own (PATH without sbatch, say).
 func runner(environment changes: [String: String], _ arguments: [String]) throws -> Result {

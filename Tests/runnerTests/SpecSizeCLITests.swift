@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("A spec file larger than the limit, given to the runner")
 struct SpecSizeCLITests {

@@ -1,13 +1,6 @@
 import Foundation
 @testable import RunStore
-
-let packageRoot: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-        url.deleteLastPathComponent()
-    }
-    return url.path
-}()
+import TestSupport
 
 /// The `runner` built next to this test bundle ($CONVLAB_TEST_RUNNER overrides it, to run these
 /// tests against another build, e.g. the one before a fix).
@@ -22,12 +15,6 @@ struct Result {
     var status: Int32
     var stdout: String
     var stderr: String
-}
-
-func temporaryFolder() -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("convlab-cli-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 /// Starts `runner` with the arguments, from the package root.

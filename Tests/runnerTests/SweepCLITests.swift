@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 /// Rows of one table for the run at `index` of the store's (only) experiment, as comparable text.
 func series(_ store: String, runIndex: Int, _ sql: String) throws -> [[SQLValue]] {

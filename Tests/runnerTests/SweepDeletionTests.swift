@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 
 @Suite("A run deleted while its sweep trains", .serialized)
 struct SweepDeletionTests {

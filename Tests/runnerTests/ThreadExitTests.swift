@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// glibc's malloc checking, for a child process: every free is checked, and a write into freed
 /// memory aborts at the next allocation that meets it.

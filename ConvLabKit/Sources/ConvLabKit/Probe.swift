@@ -20,7 +20,7 @@ public protocol Probe: AnyObject {
     /// After each epoch's evaluation, with the epoch's metrics.
     func epochEnded(_ epoch: EpochSummary, recorder: ProbeRecorder) throws
     /// Once, when the run ends, however it ends (`status`: completed, diverged, failed, interrupted).
-    func runEnded(_ run: ProbeRun, status: String, recorder: ProbeRecorder) throws
+    func runEnded(_ run: ProbeRun, status: RunStatus, recorder: ProbeRecorder) throws
 
     /// What the probe carries from step to step (a running sum, a random generator), saved in
     /// every checkpoint so that a resumed run records exactly what an uninterrupted one would.
@@ -35,7 +35,7 @@ extension Probe {
     public func beforeStep(_ step: TrainingStep, recorder: ProbeRecorder) throws {}
     public func afterStep(_ step: TrainingStep, recorder: ProbeRecorder) throws {}
     public func epochEnded(_ epoch: EpochSummary, recorder: ProbeRecorder) throws {}
-    public func runEnded(_ run: ProbeRun, status: String, recorder: ProbeRecorder) throws {}
+    public func runEnded(_ run: ProbeRun, status: RunStatus, recorder: ProbeRecorder) throws {}
     public func saveState() -> ProbeState { ProbeState() }
     public func restore(_ state: ProbeState) throws {}
 }
@@ -92,9 +92,9 @@ public struct EpochSummary {
     /// Steps done so far.
     public var step: Int
     /// What the runner measured this epoch: train_loss_epoch, train_accuracy_epoch, test_loss, …
-    public var metrics: [(name: String, value: Double)]
+    public var metrics: [(name: MetricName, value: Double)]
 
-    public init(run: ProbeRun, epoch: Int, step: Int, metrics: [(name: String, value: Double)]) {
+    public init(run: ProbeRun, epoch: Int, step: Int, metrics: [(name: MetricName, value: Double)]) {
         self.run = run; self.epoch = epoch; self.step = step; self.metrics = metrics
     }
 }

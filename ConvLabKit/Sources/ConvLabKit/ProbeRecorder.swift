@@ -32,8 +32,8 @@ public final class ProbeRecorder {
     public init() {}
 
     /// A point of a scalar series, e.g. ("train_loss", 0.42).
-    public func metric(_ name: String, _ value: Double) {
-        metrics.append(Metric(name: name, step: step, epoch: epoch, value: value))
+    public func metric(_ name: MetricName, _ value: Double) {
+        metrics.append(Metric(name: name.rawValue, step: step, epoch: epoch, value: value))
     }
 
     /// One parameter tensor's gradient norms.
@@ -47,8 +47,8 @@ public final class ProbeRecorder {
     }
 
     /// A line in the run's event log.
-    public func event(_ kind: String, _ message: String) {
-        events.append(Event(kind: kind, message: message))
+    public func event(_ kind: EventKind, _ message: String) {
+        events.append(Event(kind: kind.rawValue, message: message))
     }
 
     /// Hands what was recorded to the runner and starts empty again.

@@ -104,14 +104,7 @@ public struct BatchSampler {
         currentOrder = nil
     }
 
-    static func fingerprint(_ data: LabeledImages) -> UInt64 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for label in data.labels {
-            hash ^= UInt64(UInt32(bitPattern: label))
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        return hash
-    }
+    static func fingerprint(_ data: LabeledImages) -> UInt64 { FNV1a64.hash(data.labels) }
 
     /// Batches per epoch; the last may be smaller.
     public var batchesPerEpoch: Int { (data.count + batchSize - 1) / batchSize }

@@ -2,23 +2,27 @@ import ConvLabKit
 import RunStore
 
 /// The run's probes, called hook by hook in the spec's order; what they record goes to the
-/// session's next write, each value checked: the first NaN or infinity ends the run as diverged.
+/// writer's next write, each value checked: the first NaN or infinity ends the run as diverged.
 final class ProbeHooks {
     let probes: [(name: String, probe: any Probe)]
     let recorder = ProbeRecorder()
-    private let session: RunSession
+    private let writer: RunWriter
+    private let clock: RunClock
     /// Seconds spent in the hooks: left out of the training speed.
     private(set) var seconds = 0.0
+    /// The last finite training loss a probe recorded in this process, if any.
+    private(set) var latestTrainLoss: Double?
 
-    init(_ probes: [(name: String, probe: any Probe)], session: RunSession) {
+    init(_ probes: [(name: String, probe: any Probe)], writer: RunWriter, clock: RunClock) {
         self.probes = probes
-        self.session = session
+        self.writer = writer
+        self.clock = clock
     }
 
     /// Calls `hook` on every probe, then files what they recorded at `step` (epoch position `epoch`).
     func call(step: Int, epoch: Double, wallTime: Double, _ hook: (any Probe) throws -> Void) throws(RunStop) {
-        let start = session.now
-        defer { seconds += session.seconds(since: start) }
+        let start = clock.now
+        defer { seconds += clock.seconds(since: start) }
         (recorder.step, recorder.epoch) = (step, epoch)
         for (name, probe) in probes {
             do { try hook(probe) } catch {
@@ -29,28 +33,30 @@ final class ProbeHooks {
         try collect(wallTime: wallTime)
     }
 
-    /// Moves the recorder's rows into the session's batch, keeping the finite ones.
+    /// Moves the recorder's rows into the writer's batch, keeping the finite ones.
     func collect(wallTime: Double) throws(RunStop) {
         let drained = recorder.drain()
         var firstBad: String?
+        var metrics: [RecordBatch.Metric] = [], norms: [RecordBatch.GradientNorm] = [], checks: [RecordBatch.GradientCheck] = []
         func admit<Row>(_ rows: [Row], into list: inout [Row], _ describe: (Row) -> String?) {
             for row in rows {
                 if let bad = describe(row) { firstBad = firstBad ?? bad } else { list.append(row) }
             }
         }
         admit(drained.metrics.map { RecordBatch.Metric(name: $0.name, step: $0.step, epoch: $0.epoch, value: $0.value, wallTime: wallTime) },
-              into: &session.records.metrics, \.nonFiniteDescription)
+              into: &metrics, \.nonFiniteDescription)
         admit(drained.gradientNorms.map { RecordBatch.GradientNorm(step: $0.step, layer: $0.layer, layerKind: $0.layerKind, tensor: $0.tensor,
                                                                   l2: $0.l2, maxAbs: $0.maxAbs) },
-              into: &session.records.gradientNorms, \.nonFiniteDescription)
+              into: &norms, \.nonFiniteDescription)
         admit(drained.gradientChecks.map { check in
             let r = check.record
             return RecordBatch.GradientCheck(step: check.step, layer: r.layerIndex, layerKind: r.layerKind, tensor: r.tensor, entry: r.index,
                                              analytic: r.analytic, numeric: r.numeric, absoluteError: r.absoluteError,
                                              relativeError: r.relativeError, outcome: r.outcome.rawValue)
-        }, into: &session.records.gradientChecks, \.nonFiniteDescription)
-        for event in drained.events { session.event(event.kind, event.message) }
-        if let train = drained.metrics.last(where: { $0.name == "train_loss" && $0.value.isFinite }) { session.lastTrainLoss = train.value }
+        }, into: &checks, \.nonFiniteDescription)
+        writer.add(metrics: metrics, gradientNorms: norms, gradientChecks: checks)
+        for event in drained.events { writer.event(EventKind(rawValue: event.kind), event.message) }
+        if let train = drained.metrics.last(where: { $0.name == MetricName.trainLoss.rawValue && $0.value.isFinite }) { latestTrainLoss = train.value }
         if let firstBad { throw .diverged(firstBad) }
     }
 

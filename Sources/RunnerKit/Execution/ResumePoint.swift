@@ -29,11 +29,11 @@ struct ResumePoint {
         do { checkpoint = try CheckpointFile.read(path: file, expectedSHA256: record.sha256) } catch {
             throw refuse(error.file, error.problem)
         }
-        let uuid = checkpoint[metadata: "run_uuid"] ?? "none"
+        let uuid = checkpoint[metadata: CheckpointMetadataKey.runUUID.rawValue] ?? "none"
         guard uuid == before.uuid else {
             throw refuse(file, "is a checkpoint of run \(uuid), not of run \(before.uuid)")
         }
-        let specHash = checkpoint[metadata: "spec_hash"] ?? "none"
+        let specHash = checkpoint[metadata: CheckpointMetadataKey.specHash.rawValue] ?? "none"
         guard specHash == run.specHash else {
             throw refuse(file, "was written for spec hash \(specHash), but the run's resolved spec hashes to \(run.specHash)")
         }

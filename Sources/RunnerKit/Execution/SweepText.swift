@@ -3,15 +3,6 @@ import Foundation
 import RunStore
 import TextKit
 
-extension ExperimentPlan {
-    /// SHA-256 of the resolved specs of all its runs, in matrix order: what identifies the
-    /// experiment in the store, so that running the same spec again continues it, and an edited
-    /// spec (any resolved value changed, a run added or removed) is a new experiment.
-    public var sweepHash: String {
-        DataFileHash.sha256(Data(runs.map { "\($0.index) \($0.specHash)" }.joined(separator: "\n").utf8))
-    }
-}
-
 /// What `runner exec` would do with, or says about, each run of a sweep.
 public enum SweepText {
     /// The action for a run as stored, before this process claims it.
@@ -19,13 +10,15 @@ public enum SweepText {
         case start, resume(RunStatus), skipCompleted, skipLive(String), skipFailedBySpec, skipDiverged
     }
 
+    /// Whether the run is claimed is `StoredRun.isClaimable`'s rule (the claim's SQL, held equal
+    /// by a test); this only names why a run that is not claimable is skipped.
     public static func action(_ run: StoredRun, staleAfter: Double, now: Double = Date().timeIntervalSince1970) -> Action {
+        if run.isClaimable(now: now, staleAfter: staleAfter) { return run.startedAt == nil ? .start : .resume(run.status) }
         switch run.status {
         case .completed: return .skipCompleted
         case .diverged: return .skipDiverged
-        case .failed where run.failureKind != .crash: return .skipFailedBySpec
-        case .running where run.isLive(now: now, staleAfter: staleAfter): return .skipLive(run.claimedBy ?? "another process")
-        default: return run.startedAt == nil ? .start : .resume(run.status)
+        case .failed: return .skipFailedBySpec
+        case .queued, .interrupted, .running: return .skipLive(run.claimedBy ?? "another process")
         }
     }
 

@@ -30,6 +30,18 @@ enum PluginDeclarationCheck {
                 break
             }
         }
+        if plugin.kind == .optimizer, let problem = learningRateProblem(plugin.parameters) { return problem }
+        return nil
+    }
+
+    /// The runner scales an optimizer's `learning_rate` by the schedule at every step, so every
+    /// optimizer declares one, a number with a default: the declaration is its only default.
+    private static func learningRateProblem(_ parameters: [ParameterDeclaration]) -> String? {
+        let name = FunctionPlugins.learningRate.name
+        guard let declared = parameters.first(where: { $0.name == name }),
+              case .number = declared.type, case .value = declared.defaultValue else {
+            return "an optimizer must declare \"\(name)\", a number with a default value (the step size the schedule scales)"
+        }
         return nil
     }
 

@@ -20,8 +20,8 @@ final class LossProbe: Probe {
         windowSum += loss.sum
         windowImages += UInt64(step.count)
         guard step.step % every == 0 else { return }
-        recorder.metric("train_loss", windowSum / Double(windowImages))
-        recorder.metric("learning_rate", step.learningRate)
+        recorder.metric(.trainLoss, windowSum / Double(windowImages))
+        recorder.metric(.learningRate, step.learningRate)
         (windowSum, windowImages) = (0, 0)
     }
 

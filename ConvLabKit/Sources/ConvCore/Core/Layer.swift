@@ -55,27 +55,19 @@ extension Layer {
 }
 
 /// FNV-1a over integers: cheap, order-sensitive, good enough to notice a change.
-func fingerprint(_ values: [Int32]) -> UInt64 {
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for value in values {
-        hash ^= UInt64(UInt32(bitPattern: value))
-        hash &*= 0x0000_0100_0000_01B3
-    }
-    return hash
-}
+func fingerprint(_ values: [Int32]) -> UInt64 { FNV1a64.hash(values) }
 
 /// FNV-1a over the signs (z > 0) of a buffer, 64 at a time: which side of 0 every unit is on.
 @inline(never) @_specialize(where T == Float) @_specialize(where T == Double)
 func signFingerprint<T: EngineScalar>(_ values: UnsafeBufferPointer<T>) -> UInt64 {
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    var hash = FNV1a64()
     var word: UInt64 = 0
     for (i, v) in values.enumerated() {
         word |= (v > 0 ? 1 : 0) << UInt64(i & 63)
         if i & 63 == 63 || i == values.count - 1 {
-            hash ^= word
-            hash &*= 0x0000_0100_0000_01B3
+            hash.combine(word)
             word = 0
         }
     }
-    return hash
+    return hash.value
 }

@@ -27,7 +27,13 @@ public struct GradientCheckSummary: Sendable, Equatable {
         }
     }
 
-    /// 2·(skipped + trivial) ≤ checked, and checked > 0.
+    /// The counts as a store or a report holds them.
+    public init(checked: Int, passed: Int, failed: Int, skipped: Int, trivial: Int) {
+        (self.checked, self.passed, self.failed, self.skipped, self.trivial) = (checked, passed, failed, skipped, trivial)
+    }
+
+    /// 2·(skipped + trivial) ≤ checked, and checked > 0: the one statement of the rule (the
+    /// store's `grad_check_summary` view spells it in SQL; a test holds the two equal).
     public var isConclusive: Bool { checked > 0 && 2 * (skipped + trivial) <= checked }
 
     public var verdict: Verdict { failed > 0 ? .failed : isConclusive ? .passed : .inconclusive }
