@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Reports
 @testable import RunStore
+import TestSupport
 @testable import Serve
 
 @Suite("The JSON API gives the numbers runner report gives")

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import RunStore
+import TestSupport
 @testable import Serve
 
 @Suite("Pages")

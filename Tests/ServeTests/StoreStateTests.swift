@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RunStore
+import TestSupport
 @testable import Serve
 
 @Suite("A store that is missing, not a store, newer, or replaced")

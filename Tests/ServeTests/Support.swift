@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 @testable import RunStore
+import TestSupport
 @testable import Serve
 #if canImport(Glibc)
 import Glibc

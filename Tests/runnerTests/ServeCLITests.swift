@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import TestSupport
 
 /// `runner serve` started as a process: what it printed so far, and the port it listens on.
 final class ServeProcess: @unchecked Sendable {
