@@ -37,6 +37,11 @@ public struct RunnerCommand: ParsableCommand {
             Console.error("error: this build of ConvLab uses AVX2/FMA, which this CPU lacks; rebuild with `CONVLAB_PORTABLE=1 swift build -c release`")
             Foundation.exit(2)
         }
+        if let wanted = ProcessInfo.processInfo.environment["CONVLAB_KERNELS"],
+           !KernelISA.allCases.contains(where: { $0.variableValue == wanted }) {
+            Console.error("error: CONVLAB_KERNELS=\(wanted) is not an instruction set; use avx512, avx2 or generic (or unset it for the CPU's best)")
+            Foundation.exit(2)
+        }
         BLASBootstrap.restartWithFastKernelsIfNeeded()
         do {
             var command = try parseAsRoot(normalizedArguments(Array(CommandLine.arguments.dropFirst())))

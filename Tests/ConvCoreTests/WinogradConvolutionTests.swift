@@ -119,6 +119,18 @@ struct WinogradConvolutionTests {
         }
     }
 
+    @Test("large images, processed in bands of tile rows (over 256 tiles, and rows of over 128 tiles)",
+          arguments: KernelISA.available)
+    func bands(isa: KernelISA) {
+        var rng = Xoshiro256(seed: 13)
+        for (size, pad) in [((40, 40), 1), ((33, 35), 0), ((9, 300), 1), ((5, 261), 2)] {
+            let g = ConvolutionGeometry(channels: 3 + rng.nextInt(below: 3), height: size.0, width: size.1, filters: 2 + rng.nextInt(below: 4),
+                                        kernelHeight: 3, kernelWidth: 3, strideY: 1, strideX: 1, padY: pad, padX: pad)
+            let errors = Self.errors(Draw(geometry: g, batch: 2), isa: isa, &rng)
+            #expect(errors.allSatisfy { $0 < 1 }, "\(errors) on \(isa.name): \(g)")
+        }
+    }
+
     @Test("the bound catches a single term added to one output")
     func aMissingTermIsCaught() {
         var rng = Xoshiro256(seed: 3)
@@ -144,7 +156,7 @@ struct WinogradConvolutionTests {
         #expect(layer(Float.self, channels: 16, pad: 3).fastPath == .gemm)
     }
 
-    @Test("CONVLAB_KERNELS can only lower the instruction set, and the CPU's best is available")
+    @Test("the sets tests run are every one up to the CPU's best, generic first, and the selected one among them")
     func isaChoice() {
         #expect(KernelISA.selected <= KernelISA.best)
         #expect(KernelISA.available.last == KernelISA.best)

@@ -10,7 +10,8 @@ struct APITests {
     @Test("/api/runs, /api/runs/ID, /api/compare and /api/groups are report's JSON, filters included")
     func sameAsReport() async throws {
         let path = try fixtureStore()
-        let reporter = Reporter(reader: try StoreReader(path: path))
+        var reporter = Reporter(reader: try StoreReader(path: path))
+        reporter.staleAfter = testStaleAfter
         try await withServer(store: path) { server in
             let all = try await server.get("/api/runs")
             #expect(all.status == 200 && all.headers["content-type"] == "application/json; charset=utf-8")

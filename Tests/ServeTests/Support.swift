@@ -109,9 +109,13 @@ func sendBlocking(_ raw: String, port: Int) throws -> HTTPReply {
 }
 
 /// The server of `runner serve`, in this process on a free port of 127.0.0.1, until `body` returns.
+/// A run beats no more after its fixture is written, and the suite may take minutes on a busy
+/// machine: runs count as stale only after `testStaleAfter` seconds of silence.
+let testStaleAfter: Double = 1800
+
 func withServer<T>(store: String, _ body: (TestServer) async throws -> T) async throws -> T {
     let (ports, continuation) = AsyncStream<Int>.makeStream()
-    let application = WebServer.application(ServeConfiguration(storePath: store, port: 0)) { _, port in continuation.yield(port) }
+    let application = WebServer.application(ServeConfiguration(storePath: store, port: 0, staleAfter: testStaleAfter)) { _, port in continuation.yield(port) }
     let task = Task { try await application.run() }
     var iterator = ports.makeAsyncIterator()
     guard let port = await iterator.next() else { throw SocketError(description: "the server did not start") }

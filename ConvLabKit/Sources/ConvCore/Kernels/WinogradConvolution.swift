@@ -48,6 +48,15 @@ public enum KernelISA: Int, Sendable, CaseIterable, Comparable {
         }
     }
 
+    /// The value of `CONVLAB_KERNELS` that chooses this set.
+    public var variableValue: String {
+        switch self {
+        case .generic: "generic"
+        case .avx2: "avx2"
+        case .avx512: "avx512"
+        }
+    }
+
     var c: convlab_isa { convlab_isa(rawValue: UInt32(rawValue)) }
 
     /// One core's arithmetic peak with this instruction set's vectors, measured: independent
