@@ -10,35 +10,8 @@ size_t convlab_pool_line_count(convlab_pool_geometry g) {
         + (size_t)g.padX + (size_t)g.width;
 }
 
-#define VW 8
-#define ISA 0
-#define SUFFIX generic
-#include "PoolingBody.h"
-#undef VW
-#undef ISA
-#undef SUFFIX
-
-#if defined(__x86_64__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define VW 8
-#define ISA 1
-#define SUFFIX avx2
-#include "PoolingBody.h"
-#undef VW
-#undef ISA
-#undef SUFFIX
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), apply_to = function)
-#define VW 16
-#define ISA 2
-#define SUFFIX avx512
-#include "PoolingBody.h"
-#undef VW
-#undef ISA
-#undef SUFFIX
-#pragma clang attribute pop
-#endif
+#define KERNEL_BODY "PoolingBody.h"
+#include "EachInstructionSet.h"
 
 void convlab_max_pool_stride2(convlab_isa isa, convlab_pool_geometry g, const float *input, int planes, float *output,
                               int *argmax, float *scratch) {

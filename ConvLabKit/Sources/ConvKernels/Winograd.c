@@ -140,35 +140,8 @@ static void finish_weight_gradient(const winograd_plan *p, const float *du, floa
 }
 
 // The kernels, once per instruction set.
-#define VW 8
-#define ISA 0
-#define SUFFIX generic
-#include "WinogradBody.h"
-#undef VW
-#undef ISA
-#undef SUFFIX
-
-#if defined(__x86_64__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#define VW 8
-#define ISA 1
-#define SUFFIX avx2
-#include "WinogradBody.h"
-#undef VW
-#undef ISA
-#undef SUFFIX
-#pragma clang attribute pop
-
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), apply_to = function)
-#define VW 16
-#define ISA 2
-#define SUFFIX avx512
-#include "WinogradBody.h"
-#undef VW
-#undef ISA
-#undef SUFFIX
-#pragma clang attribute pop
-#endif
+#define KERNEL_BODY "WinogradBody.h"
+#include "EachInstructionSet.h"
 
 void convlab_winograd_forward(convlab_isa isa, convlab_winograd_geometry g, const float *input, int batch,
                               const float *transformed, const float *bias, float *output, float *scratch) {
