@@ -2,12 +2,12 @@
 /// with its documentation; a test holds the two equal.
 public enum StoreSchema {
     /// The newest schema this build reads and writes.
-    public static let currentVersion = 5
+    public static let currentVersion = 6
 
     /// migrations[v - 1] upgrades a store from version v − 1 to v. `StoreMigrations` registers
     /// each with GRDB's DatabaseMigrator as "v1", "v2", …; each runs in one transaction with the
     /// update of meta.schema_version, so a store is upgraded whole or not at all.
-    public static let migrations: [String] = [version1, version2, version3, version4, version5]
+    public static let migrations: [String] = [version1, version2, version3, version4, version5, version6]
 
     /// The text of `Schemas/store.sql`: every migration, in order, under a header.
     public static var documentedSQL: String {
@@ -380,5 +380,78 @@ extension StoreSchema {
         line        TEXT NOT NULL
     );
     CREATE INDEX run_log_by_run ON run_log(run_id, time);
+    """
+}
+
+// MARK: - Schema 6 (issue 19): searches, whose trials are runs, and the status `pruned`.
+extension StoreSchema {
+    /// Version 6: a run may be a trial of a search (its number and the sampler's state when its
+    /// values were drawn), and a trial stopped early by a pruner ends `pruned`. SQLite cannot
+    /// change a CHECK constraint, so runs is rebuilt with its rows copied, as in version 3.
+    static let version6 = """
+    -- runs gains trial and search_state, and its status may be 'pruned'; rebuilt, rows copied.
+    DROP VIEW IF EXISTS run_final_metrics;
+    CREATE TABLE runs_v6 (
+        id              INTEGER PRIMARY KEY,
+        uuid            TEXT NOT NULL UNIQUE,   -- lower-case RFC 4122 version 4: the run's name in any store; ids are local
+        experiment_id   INTEGER NOT NULL REFERENCES experiments(id),
+        run_index       INTEGER NOT NULL,    -- 1-based position in the experiment's matrix, or in its search's trials × seeds
+        variant         TEXT NOT NULL,       -- JSON object of the matrix keys (or a trial's sampled keys) set for this run
+        variant_label   TEXT NOT NULL,       -- the same as "key=value, ..." ('' for a single run)
+        spec_json       TEXT NOT NULL,       -- the resolved spec: every default filled in
+        spec_hash       TEXT NOT NULL,       -- FNV-1a of spec_json without its checkpoint section
+        seed            INTEGER NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN
+                        ('queued', 'running', 'completed', 'failed', 'interrupted', 'diverged', 'pruned')),
+                                             -- 'pruned': a search's pruner stopped the trial early; its epochs so far are kept
+        failure_kind    TEXT CHECK (failure_kind IN ('spec', 'crash')),
+        claimed_by      TEXT,
+        started_at      REAL,
+        finished_at     REAL,
+        heartbeat_at    REAL,
+        epochs_planned  INTEGER NOT NULL,
+        epochs_done     INTEGER NOT NULL DEFAULT 0,
+        steps_done      INTEGER NOT NULL DEFAULT 0,
+        host            TEXT,
+        os              TEXT,
+        cpu_model       TEXT,
+        convlab_version TEXT,
+        swift_version   TEXT,
+        blas            TEXT,
+        command_line    TEXT,
+        git_commit      TEXT,
+        git_dirty       INTEGER,
+        error           TEXT,
+        claimant_boot_id        TEXT,
+        claimant_pid_namespace  TEXT,
+        claimant_start_ticks    INTEGER,
+        trial           INTEGER,             -- of a search's run: the trial's number, 1-based; NULL for a matrix run
+        search_state    TEXT                 -- of a search's run: JSON of the sampler's state when the trial's values
+                                             -- were drawn (sampler, seed, the trials it had seen); NULL until drawn
+    );
+    INSERT INTO runs_v6(id, uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+                        failure_kind, claimed_by, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
+                        host, os, cpu_model, convlab_version, swift_version, blas, command_line, git_commit, git_dirty, error,
+                        claimant_boot_id, claimant_pid_namespace, claimant_start_ticks)
+    SELECT id, uuid, experiment_id, run_index, variant, variant_label, spec_json, spec_hash, seed, status,
+           failure_kind, claimed_by, started_at, finished_at, heartbeat_at, epochs_planned, epochs_done, steps_done,
+           host, os, cpu_model, convlab_version, swift_version, blas, command_line, git_commit, git_dirty, error,
+           claimant_boot_id, claimant_pid_namespace, claimant_start_ticks
+    FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_v6 RENAME TO runs;
+    CREATE INDEX runs_by_experiment ON runs(experiment_id, trial);
+    CREATE INDEX runs_by_spec_hash ON runs(spec_hash);
+
+    -- One row per run: last and best values of the epoch metrics (unchanged; recreated with runs).
+    CREATE VIEW run_final_metrics AS
+    SELECT r.id AS run_id,
+           r.epochs_done,
+           (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'train_loss' ORDER BY step DESC LIMIT 1) AS final_train_loss,
+           (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_loss' ORDER BY step DESC LIMIT 1) AS final_test_loss,
+           (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_accuracy' ORDER BY step DESC LIMIT 1) AS final_test_accuracy,
+           (SELECT MAX(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'test_accuracy') AS best_test_accuracy,
+           (SELECT AVG(value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'images_per_second') AS images_per_second
+    FROM runs r;
     """
 }

@@ -53,7 +53,7 @@ public struct StoredRun: Sendable, Equatable {
         case .queued, .interrupted: true
         case .failed: failureKind == .crash
         case .running: !isLive(now: now, staleAfter: staleAfter)
-        case .completed, .diverged: false
+        case .completed, .diverged, .pruned: false
         }
     }
 }

@@ -110,7 +110,7 @@ struct RunClaimTests {
             case .queued, .interrupted: true
             case .failed: kind == "crash"
             case .running: heartbeat.map { $0 < now - 60 } ?? true
-            case .completed, .diverged: false
+            case .completed, .diverged, .pruned: false
             }
             #expect(run.isClaimable(now: now, staleAfter: 60) == rule, "\(status) \(kind ?? "-") \(heartbeat ?? -1)")
             expected[id] = rule

@@ -4,7 +4,7 @@ import TextKit
 
 /// The kinds of names a spec may use; each name resolves through the one registry.
 public enum PluginKind: String, Sendable, CaseIterable {
-    case layer, activation, pooling, initializer, loss, optimizer, schedule, dataset, probe
+    case layer, activation, pooling, initializer, loss, optimizer, schedule, dataset, probe, sampler, pruner
 }
 
 /// A plugin: its kind, name, a one-line summary, its parameters, and what it builds. This single
@@ -25,6 +25,9 @@ public struct Plugin: Sendable {
         case dataset(DatasetPlugin)
         /// Made fresh for every run.
         case probe(@Sendable (ResolvedParameters) throws(PluginError) -> any Probe)
+        /// A search's sampler and pruner, made once per search.
+        case sampler(@Sendable (ResolvedParameters) throws(PluginError) -> any Sampler)
+        case pruner(@Sendable (ResolvedParameters) throws(PluginError) -> any Pruner)
     }
 
     public var kind: PluginKind

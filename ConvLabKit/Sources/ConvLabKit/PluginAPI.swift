@@ -14,7 +14,7 @@
 public enum PluginAPI {
     /// Bumped on every change to a public declaration of ConvLabKit that a plugin may use.
     @_alwaysEmitIntoClient
-    public static var version: Int32 { 2 }
+    public static var version: Int32 { 3 }
 
     /// The name of the C function that returns the plugin's API version.
     public static let versionSymbol = "convlab_plugin_api_version"

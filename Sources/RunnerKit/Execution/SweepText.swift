@@ -7,7 +7,7 @@ import TextKit
 public enum SweepText {
     /// The action for a run as stored, before this process claims it.
     public enum Action: Equatable, Sendable {
-        case start, resume(RunStatus), skipCompleted, skipLive(String), skipFailedBySpec, skipDiverged
+        case start, resume(RunStatus), skipCompleted, skipLive(String), skipFailedBySpec, skipDiverged, skipPruned
     }
 
     /// Whether the run is claimed is `StoredRun.isClaimable`'s rule (the claim's SQL, held equal
@@ -17,6 +17,7 @@ public enum SweepText {
         switch run.status {
         case .completed: return .skipCompleted
         case .diverged: return .skipDiverged
+        case .pruned: return .skipPruned
         case .failed: return .skipFailedBySpec
         case .queued, .interrupted, .running: return .skipLive(run.claimedBy ?? "another process")
         }
@@ -35,6 +36,7 @@ public enum SweepText {
         case .skipLive(let claimant): return "skip: live in \(claimant)"
         case .skipFailedBySpec: return "skip: failed by its spec or data, not retried" + (run?.error.map { " (\($0))" } ?? "")
         case .skipDiverged: return "skip: diverged, not retried"
+        case .skipPruned: return "skip: pruned by the search, not retried"
         }
     }
 

@@ -57,6 +57,8 @@ enum PluginDeclarationCheck {
         case .schedule: .schedule
         case .dataset: .dataset
         case .probe: .probe
+        case .sampler: .sampler
+        case .pruner: .pruner
         }
     }
 
