@@ -5,5 +5,5 @@ extension PluginRegistry {
     public static let builtIn = PluginRegistry(
         LayerPlugins.all + FunctionPlugins.activations + FunctionPlugins.pooling + FunctionPlugins.initializers
             + FunctionPlugins.losses + FunctionPlugins.optimizers + FunctionPlugins.schedules
-            + DatasetPlugins.all + FunctionPlugins.probes)
+            + DatasetPlugins.all + FunctionPlugins.probes + SearchPlugins.samplers + SearchPlugins.pruners)
 }
