@@ -16,4 +16,6 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, ExpressibleByStri
     public static let diverged: EventKind = "diverged"
     public static let failed: EventKind = "failed"
     public static let interrupted: EventKind = "interrupted"
+    /// A search's pruner stopped the trial (the message is its reason).
+    public static let pruned: EventKind = "pruned"
 }
