@@ -45,7 +45,7 @@ let package = Package(
         // What the test targets share: scratch paths, the seeded generator, store states written in SQL.
         .target(name: "TestSupport", dependencies: [kit, "RunStore", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/TestSupport"),
         .testTarget(name: "ConvCoreTests", dependencies: [kit]),
-        .testTarget(name: "DatasetsTests", dependencies: [kit]),
+        .testTarget(name: "DatasetsTests", dependencies: [kit, "TestSupport"]),
         .testTarget(name: "RunStoreTests", dependencies: [kit, "RunStore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CheckpointsTests", dependencies: [kit, "Checkpoints", "RunnerKit", "RunStore", "TestSupport"]),
         .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore", "TestSupport"]),

@@ -225,7 +225,7 @@ struct CheckpointFileTests {
 
     /// Python's safetensors reads what Swift wrote: every weight's values bit for bit, the
     /// generator words, and the metadata.
-    @Test("Python's safetensors reads a checkpoint written by Swift", .enabled(if: pythonReadsSafetensors))
+    @Test("Python's safetensors reads a checkpoint written by Swift", .enabled(if: availableOrRequiredInCI(pythonReadsSafetensors)))
     func pythonReads() throws {
         let folder = temporaryFolder()
         let path = folder + "/epoch-0001.safetensors"

@@ -119,26 +119,4 @@ struct ExportTests {
         // Trained: the second epoch's accuracy is better than guessing among 3 classes.
         #expect(fixture.accuracies[1] > 0.5)
     }
-
-    /// Builds a Fashion-MNIST store for `python3 scripts/reference/check_export.py STORE 1` at
-    /// $CONVLAB_EXPORT_FIXTURE (the spec: $CONVLAB_EXPORT_SPEC, else a 2-epoch LeNet-like one on
-    /// 6000 images). Not a check by itself, so it runs only when asked.
-    @Test("Fashion-MNIST export fixture for check_export.py", .enabled(if: ProcessInfo.processInfo.environment["CONVLAB_EXPORT_FIXTURE"] != nil))
-    func fashionFixture() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let store = try #require(environment["CONVLAB_EXPORT_FIXTURE"])
-        #expect(!FileManager.default.fileExists(atPath: store), "\(store) exists; give a new path")
-        let spec = try environment["CONVLAB_EXPORT_SPEC"].map { try String(contentsOfFile: $0, encoding: .utf8) } ?? """
-        { "name": "export-fashion", "seed": 5,
-          "dataset": { "plugin": "idx", "train_limit": 6000, "normalization": "standardize" },
-          "model": { "layers": [ { "conv": { "filters": 6, "kernel": 5, "padding": 2 } }, { "activation": {} }, { "pool": {} },
-                                 { "conv": { "filters": 12, "kernel": 5 } }, { "activation": {} }, { "pool": {} },
-                                 { "flatten": {} }, { "dense": { "units": 10 } } ] },
-          "optimizer": { "plugin": "sgd", "learning_rate": 0.05, "momentum": 0.9 },
-          "training": { "epochs": 2, "batch_size": 32 } }
-        """
-        let fixture = try ExportFixture.make(specText: spec, store: store)
-        print("fixture \(store): run \(fixture.runID), test accuracy by epoch \(fixture.accuracies)")
-        #expect(fixture.accuracies.last ?? 0 > 0.5)
-    }
 }

@@ -2,6 +2,7 @@ import ConvCore
 import CZlib
 import Foundation
 import Testing
+import TestSupport
 @testable import Datasets
 
 /// A fresh folder for one test's files.
@@ -129,7 +130,7 @@ struct IDXTests {
     }
 
     @Test("Debian's Fashion-MNIST loads: 60,000 + 10,000 images of 28×28, 10 classes",
-          .enabled(if: FileManager.default.fileExists(atPath: IDXDataset.defaultPath)))
+          .enabled(if: availableOrRequiredInCI(FileManager.default.fileExists(atPath: IDXDataset.defaultPath))))
     func fashionMNIST() throws {
         let split = try IDXDataset.load(directory: IDXDataset.defaultPath)
         #expect(split.train.count == 60_000 && split.test.count == 10_000)

@@ -216,7 +216,7 @@ struct MatrixTests {
 
 @Suite("Specs on disk and the schema")
 struct SpecFilesTests {
-    @Test("every spec under Experiments/ validates", .enabled(if: FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist")))
+    @Test("every spec under Experiments/ validates", .enabled(if: availableOrRequiredInCI(FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist"))))
     func experimentsValidate() throws {
         let directory = packageRoot + "/Experiments"
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }

@@ -114,7 +114,7 @@ struct RunsCLITests {
         #expect(text.contains("Spec keys that differ") && text.contains("data-series=\"run 1 pooling=max\"") && text.contains("data-series=\"run 2 pooling=avg\""))
     }
 
-    @Test("on a terminal, rm asks: no keeps the run, yes deletes it", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    @Test("on a terminal, rm asks: no keeps the run, yes deletes it", .enabled(if: availableOrRequiredInCI(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"))))
     func removeAsks() throws {
         let store = try copyOfSweep()
         /// `script` gives the runner a terminal; the answer is typed into it.
