@@ -119,11 +119,11 @@ struct WinogradConvolutionTests {
         }
     }
 
-    @Test("large images, processed in bands of tile rows (over 256 tiles, and rows of over 128 tiles)",
+    @Test("large images, processed in bands of tile rows (forward: over 256 tiles, rows of over 128; weight gradient: over 1536, rows of over 768)",
           arguments: KernelISA.available)
     func bands(isa: KernelISA) {
         var rng = Xoshiro256(seed: 13)
-        for (size, pad) in [((40, 40), 1), ((33, 35), 0), ((9, 300), 1), ((5, 261), 2)] {
+        for (size, pad) in [((40, 40), 1), ((33, 35), 0), ((9, 300), 1), ((5, 261), 2), ((80, 80), 1), ((3, 1601), 1)] {
             let g = ConvolutionGeometry(channels: 3 + rng.nextInt(below: 3), height: size.0, width: size.1, filters: 2 + rng.nextInt(below: 4),
                                         kernelHeight: 3, kernelWidth: 3, strideY: 1, strideX: 1, padY: pad, padX: pad)
             let errors = Self.errors(Draw(geometry: g, batch: 2), isa: isa, &rng)
