@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 import Reports
 import RunStore
@@ -8,7 +9,7 @@ import RunStore
 /// incremental endpoints give metric and gradient-norm rows after a step, as `--history` does.
 enum API {
     static let filterParameters: Set<String> = ["experiment", "status", "tag", "where"]
-    static let statuses = ["queued", "running", "completed", "failed", "interrupted", "diverged"]
+    static let statuses = RunStatus.allCases.map(\.rawValue)
     /// Rows one incremental answer holds at most; a client asks again from `last_step`.
     static let maxRows = 20_000
 
@@ -155,6 +156,36 @@ enum API {
             throw HTTPProblem.badParameter("target_accuracy", "\"\(text.prefix(40))\" is not a fraction from 0 to 1")
         }
         return value
+    }
+
+    /// `/api/searches/ID`: `runner report --trials --experiment ID --format json`.
+    static func search(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> String {
+        try query.rejectUnknown(allowed: [])
+        return try searchTrials(reporter, reference).document.render(.json, width: 200)
+    }
+
+    /// The search `reference` names; one that is not a search is no page (404).
+    static func searchTrials(_ reporter: Reporter, _ reference: String) throws -> SearchTrials {
+        do {
+            return try reporter.searchTrials(experiment: reference)
+        } catch let error as ReportError {
+            throw HTTPProblem(.notFound, error.message)
+        }
+    }
+
+    /// `/api/searches/ID/changes?signature=S&wait=W`: the search's signature (it changes whenever a
+    /// trial's status, epochs or values do) and whether it is live; with `wait`, answered as soon as
+    /// the signature differs from S. What the search page polls before it redraws.
+    static func searchChanges(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> Increment {
+        try query.rejectUnknown(allowed: ["signature", "wait"])
+        let known = try query.value("signature")
+        let search = try searchTrials(reporter, reference)
+        let signature = SearchPage.signature(search)
+        var object = JSONObject()
+        object.add("search", Double(search.experimentID))
+        object.add("signature", signature)
+        object.add("live", SearchPage.isLive(search))
+        return Increment(text: object.text, rows: signature == known ? 0 : 1, live: SearchPage.isLive(search))
     }
 
     /// `/api/store`: the store's path, schema version and run counts.
