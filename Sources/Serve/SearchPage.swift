@@ -13,8 +13,8 @@ enum SearchPage {
         var body = "<div id=\"search\" data-search=\"\(search.experimentID)\" data-live=\"\(live)\" data-signature=\"\(signature(search))\">\n"
         body += "<h1>Search <span class=\"subtitle\">\(HTML.escape(search.experimentName))</span></h1>\n"
         body += "<p class=\"meta\">" + search.header.split(separator: "\n").map { HTML.escape(String($0)) }.joined(separator: "<br>")
-        body += live ? " The table and charts follow the trials as they finish." : ""
-        body += " <a href=\"/api/searches/\(search.experimentID)\">JSON</a> · <a href=\"/?experiment=\(search.experimentID)\">its runs</a></p>\n"
+        body += live ? "<br>The table and charts follow the trials as they finish." : ""
+        body += "<br><a href=\"/api/searches/\(search.experimentID)\">JSON</a> · <a href=\"/?experiment=\(search.experimentID)\">its runs</a></p>\n"
         body += "<p class=\"best\" id=\"search-best\">\(HTML.escape(search.bestLine))</p>\n"
         let table = search.table
         let status = table.columns.firstIndex(of: "status")
