@@ -50,21 +50,24 @@ extension Reporter {
             """, arguments: [.integer(id)])
         let ids = runs.rows.compactMap { $0[0].double.map { Int64($0) } }
         var shown: [Int64: String] = [:]
-        for row in try runRows(RunFilter(runIDs: ids)) { shown[row.id] = displayStatus(row) }
+        // By experiment rather than by a list of ids, which a search of thousands of runs would
+        // make longer than SQLite takes; the filter may match another experiment named like the id.
+        let trialRuns = Set(ids)
+        for row in try runRows(RunFilter(experiment: String(id))) where trialRuns.contains(row.id) { shown[row.id] = displayStatus(row) }
 
         // The objective metric of every run, the last row of each epoch.
         var perRun: [Int64: [Int: Double]] = [:]
         var notes: [Int64: String] = [:]
         if !ids.isEmpty {
-            let list = ids.map { _ in "?" }.joined(separator: ", ")
+            let list = "SELECT id FROM runs WHERE experiment_id = ? AND trial IS NOT NULL"
             let metrics = try reader.query("SELECT run_id, epoch, value FROM metrics WHERE run_id IN (\(list)) AND name = ? ORDER BY run_id, step",
-                                           arguments: ids.map { .integer($0) } + [.text(section.metric)])
+                                           arguments: [.integer(id), .text(section.metric)])
             for row in metrics.rows {
                 guard let run = row[0].double, let epoch = row[1].double, let value = row[2].double else { continue }
                 perRun[Int64(run), default: [:]][Int(epoch.rounded())] = value
             }
             let events = try reader.query("SELECT run_id, message FROM events WHERE kind = 'pruned' AND run_id IN (\(list)) ORDER BY time",
-                                          arguments: ids.map { .integer($0) })
+                                          arguments: [.integer(id)])
             for row in events.rows { if let run = row[0].double, let message = row[1].string { notes[Int64(run)] = message } }
         }
 

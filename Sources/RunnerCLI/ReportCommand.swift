@@ -195,7 +195,7 @@ struct Report: ParsableCommand {
         let search = try reporter.searchTrials(experiment: experiment)
         if let html {
             try OutputFile.check(html, protecting: [store.path])
-            let text = try reporter.html(filter: RunFilter(runIDs: search.trials.flatMap(\.runs)), groupBy: [], targetAccuracy: targetAccuracy)
+            let text = try reporter.html(filter: RunFilter(experiment: String(search.experimentID)), groupBy: [], targetAccuracy: targetAccuracy)
             try OutputFile.write(text, to: html, protecting: [store.path])
             print("wrote \(html.terminalSafe)")
             return
