@@ -50,6 +50,9 @@ struct SearchPageTests {
             #expect(runs.contains("<a href=\"/searches/2\">search &lt;b&gt;demo&lt;/b&gt;</a>"))
             #expect(runs.contains("<option>pruned</option>"))
             #expect(try await server.get("/?status=pruned").body.components(separatedBy: "<tr data-run=\"").count - 1 == 4)
+            // A trial's run links back to its search.
+            #expect(try await server.get("/runs/6").body.contains("trial 3 of <a href=\"/searches/2\">its search</a>"))
+            #expect(!(try await server.get("/runs/1").body.contains("its search")))
         }
     }
 
