@@ -15,16 +15,22 @@ extension Reporter {
     /// newest search of the store when nil. A store or experiment without a search is a
     /// `ReportError` that says which searches there are.
     public func searchTrials(experiment reference: String?) throws -> SearchTrials {
+        let search = try search(named: reference)
+        return try searchTrials(id: search.id, name: search.name)
+    }
+
+    /// The experiment id and name of the search `reference` names (see `searchTrials(experiment:)`).
+    public func search(named reference: String?) throws -> (id: Int64, name: String) {
         let all = try searches()
         let listed = all.map { "\"\($0.name)\" (\($0.id))" }.joined(separator: ", ")
         guard let reference else {
             guard let newest = all.last else {
                 throw ReportError("this store has no search: its experiments are matrices (a spec with a \"search\" section makes one)")
             }
-            return try searchTrials(id: newest.id, name: newest.name)
+            return newest
         }
         if let match = all.last(where: { $0.name == reference }) ?? all.first(where: { String($0.id) == reference }) {
-            return try searchTrials(id: match.id, name: match.name)
+            return match
         }
         let experiments = try reader.query("SELECT id, name FROM experiments WHERE name = ? OR CAST(id AS TEXT) = ?", arguments: [.text(reference), .text(reference)])
         let others = all.isEmpty ? "this store has no search" : "the searches here: \(listed)"
@@ -34,9 +40,12 @@ extension Reporter {
         throw ReportError("experiment \"\(reference)\" is not a search (its runs come from a matrix); \(others)")
     }
 
-    func searchTrials(id: Int64, name: String) throws -> SearchTrials {
-        // The objective and space from a drawn trial's resolved spec (the contract puts the whole
-        // search section there), else any trial's, else the experiment's own text.
+    /// The objective metric of the search `id`.
+    public func searchObjective(id: Int64, name: String) throws -> String { try searchSection(id: id, name: name).metric }
+
+    /// The objective and space from a drawn trial's resolved spec (the contract puts the whole
+    /// search section there), else any trial's, else the experiment's own text.
+    func searchSection(id: Int64, name: String) throws -> SearchSection {
         let runSpec = try reader.query("""
             SELECT spec_json FROM runs WHERE experiment_id = ? AND trial IS NOT NULL ORDER BY search_state IS NULL, id LIMIT 1
             """, arguments: [.integer(id)])
@@ -45,6 +54,12 @@ extension Reporter {
         guard let section = specs.lazy.compactMap(SearchSection.init(specJSON:)).first else {
             throw ReportError("experiment \"\(name)\" (\(id)) has trials but no spec with a \"search\" section: the store is not as ConvLab writes it")
         }
+        return section
+    }
+
+    /// The search of experiment `id`, its trials ranked.
+    public func searchTrials(id: Int64, name: String) throws -> SearchTrials {
+        let section = try searchSection(id: id, name: name)
         let runs = try reader.query("""
             SELECT id, trial, seed, variant, epochs_done, epochs_planned, error FROM runs WHERE experiment_id = ? AND trial IS NOT NULL ORDER BY trial, run_index
             """, arguments: [.integer(id)])

@@ -166,26 +166,33 @@ enum API {
 
     /// The search `reference` names; one that is not a search is no page (404).
     static func searchTrials(_ reporter: Reporter, _ reference: String) throws -> SearchTrials {
+        let search = try searchNamed(reporter, reference)
+        return try reporter.searchTrials(id: search.id, name: search.name)
+    }
+
+    static func searchNamed(_ reporter: Reporter, _ reference: String) throws -> (id: Int64, name: String) {
         do {
-            return try reporter.searchTrials(experiment: reference)
+            return try reporter.search(named: reference)
         } catch let error as ReportError {
             throw HTTPProblem(.notFound, error.message)
         }
     }
 
     /// `/api/searches/ID/changes?signature=S&wait=W`: the search's signature (it changes whenever a
-    /// trial's status, epochs or values do) and whether it is live; with `wait`, answered as soon as
-    /// the signature differs from S. What the search page polls before it redraws.
+    /// trial run's status, epochs, values or objective rows do; `SearchSignature`) and whether it is
+    /// live; with `wait`, answered as soon as the signature differs from S. What the search page
+    /// polls before it redraws; it does not rank the trials, so polling a large search stays cheap.
     static func searchChanges(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> Increment {
         try query.rejectUnknown(allowed: ["signature", "wait"])
         let known = try query.value("signature")
-        let search = try searchTrials(reporter, reference)
-        let signature = SearchPage.signature(search)
+        let search = try searchNamed(reporter, reference)
+        let metric = try reporter.searchObjective(id: search.id, name: search.name)
+        let signature = try reporter.searchSignature(id: search.id, metric: metric)
         var object = JSONObject()
-        object.add("search", Double(search.experimentID))
-        object.add("signature", signature)
-        object.add("live", SearchPage.isLive(search))
-        return Increment(text: object.text, rows: signature == known ? 0 : 1, live: SearchPage.isLive(search))
+        object.add("search", Double(search.id))
+        object.add("signature", signature.text)
+        object.add("live", signature.live)
+        return Increment(text: object.text, rows: signature.text == known ? 0 : 1, live: signature.live)
     }
 
     /// `/api/store`: the store's path, schema version and run counts.

@@ -9,8 +9,9 @@ enum SearchPage {
     static func render(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> String {
         try query.rejectUnknown(allowed: [])
         let search = try API.searchTrials(reporter, reference)
-        let live = isLive(search)
-        var body = "<div id=\"search\" data-search=\"\(search.experimentID)\" data-live=\"\(live)\" data-signature=\"\(signature(search))\">\n"
+        let signature = try reporter.searchSignature(id: search.experimentID, metric: search.metric)
+        let live = signature.live
+        var body = "<div id=\"search\" data-search=\"\(search.experimentID)\" data-live=\"\(live)\" data-signature=\"\(signature.text)\">\n"
         body += "<h1>Search <span class=\"subtitle\">\(HTML.escape(search.experimentName))</span></h1>\n"
         body += "<p class=\"meta\">" + search.header.split(separator: "\n").map { HTML.escape(String($0)) }.joined(separator: "<br>")
         body += live ? "<br>The table and charts follow the trials as they finish." : ""
@@ -33,21 +34,4 @@ enum SearchPage {
         return PageLayout.page(title: "Search \(search.experimentName)", storePath: reporter.reader.path, body: body)
     }
 
-    /// Whether a trial may still change: one not completed, pruned, failed or diverged.
-    static func isLive(_ search: SearchTrials) -> Bool {
-        search.trials.contains { !["completed", "pruned", "failed", "diverged"].contains($0.status) }
-    }
-
-    /// Changes whenever a trial's status, epochs, objective or values do (FNV-1a, 64 bits, hex).
-    static func signature(_ search: SearchTrials) -> String {
-        let text = search.trials.sorted { $0.number < $1.number }.map { trial in
-            "\(trial.number) \(trial.status) \(trial.epochsDone) \(trial.intermediate.map { "\($0.epoch)=\($0.value)" }) \(trial.values.count)"
-        }.joined(separator: "\n")
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
 }
