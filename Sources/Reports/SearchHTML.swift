@@ -13,16 +13,7 @@ extension Reporter {
         var html = ""
         for row in experiments.rows {
             guard let id = row[0].double.map({ Int64($0) }) else { continue }
-            let search: SearchTrials
-            do {
-                search = try searchTrials(id: id, name: row[1].string ?? "")
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                // Trials without a spec that names the search: nothing to rank them by.
-                html += "<h2>Search \(escape(row[1].string ?? ""))</h2>\n<p>\(escape("\(error)"))</p>\n"
-                continue
-            }
+            let search = try searchTrials(id: id, name: row[1].string ?? "")
             html += "<h2>Search \(escape(search.experimentName))</h2>\n" + htmlParagraphs(search.header) + htmlTable(search.table)
                 + "<p><strong>\(escape(search.bestLine))</strong></p>\n" + Self.searchCharts(search)
         }

@@ -48,6 +48,8 @@ public struct SearchTrials: Sendable {
     /// `search.trials` of the spec, when it says.
     public var budget: Int?
     public var dimensions: [Dimension]
+    /// True when no spec of the search could be read for its objective: test_accuracy, maximize, assumed.
+    public var objectiveAssumed = false
     /// Ranked.
     public var trials: [Trial]
 
@@ -116,6 +118,17 @@ struct SearchSection {
     var pruner: String
     var budget: Int?
     var dimensions: [SearchTrials.Dimension]
+    /// Whether the objective was assumed because no spec named it.
+    var assumed = false
+
+    /// What a search whose specs say nothing readable is taken to be: ConvLab's default objective.
+    static let assumedDefault = SearchSection(metric: "test_accuracy", direction: .maximize, sampler: "unknown", pruner: "unknown",
+                                              budget: nil, dimensions: [], assumed: true)
+
+    init(metric: String, direction: ObjectiveDirection, sampler: String, pruner: String, budget: Int?, dimensions: [SearchTrials.Dimension], assumed: Bool) {
+        self.metric = metric; self.direction = direction; self.sampler = sampler; self.pruner = pruner
+        self.budget = budget; self.dimensions = dimensions; self.assumed = assumed
+    }
 
     /// Nil when the spec has no `search` object.
     init?(specJSON: String) {

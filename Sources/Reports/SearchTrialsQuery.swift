@@ -41,24 +41,22 @@ extension Reporter {
     }
 
     /// The objective metric of the search `id`.
-    public func searchObjective(id: Int64, name: String) throws -> String { try searchSection(id: id, name: name).metric }
+    public func searchObjective(id: Int64, name: String) throws(StoreError) -> String { try searchSection(id: id, name: name).metric }
 
     /// The objective and space from a drawn trial's resolved spec (the contract puts the whole
     /// search section there), else any trial's, else the experiment's own text.
-    func searchSection(id: Int64, name: String) throws -> SearchSection {
+    func searchSection(id: Int64, name: String) throws(StoreError) -> SearchSection {
         let runSpec = try reader.query("""
             SELECT spec_json FROM runs WHERE experiment_id = ? AND trial IS NOT NULL ORDER BY search_state IS NULL, id LIMIT 1
             """, arguments: [.integer(id)])
         let experimentSpec = try reader.query("SELECT spec_json FROM experiments WHERE id = ?", arguments: [.integer(id)])
         let specs = (runSpec.rows + experimentSpec.rows).compactMap { $0[0].string }
-        guard let section = specs.lazy.compactMap(SearchSection.init(specJSON:)).first else {
-            throw ReportError("experiment \"\(name)\" (\(id)) has trials but no spec with a \"search\" section: the store is not as ConvLab writes it")
-        }
-        return section
+        // A spec that cannot be read does not hide the trials: they are ranked by the default objective, and the header says so.
+        return specs.lazy.compactMap(SearchSection.init(specJSON:)).first ?? .assumedDefault
     }
 
     /// The search of experiment `id`, its trials ranked.
-    public func searchTrials(id: Int64, name: String) throws -> SearchTrials {
+    public func searchTrials(id: Int64, name: String) throws(StoreError) -> SearchTrials {
         let section = try searchSection(id: id, name: name)
         let runs = try reader.query("""
             SELECT id, trial, seed, variant, epochs_done, epochs_planned, error FROM runs WHERE experiment_id = ? AND trial IS NOT NULL ORDER BY trial, run_index
@@ -117,7 +115,7 @@ extension Reporter {
         return SearchTrials(experimentID: id, experimentName: name, metric: section.metric, direction: section.direction,
                             sampler: section.sampler, pruner: section.pruner, budget: section.budget,
                             dimensions: section.dimensions.isEmpty ? Self.dimensions(of: trials) : section.dimensions,
-                            trials: SearchTrials.ranked(trials, direction: section.direction))
+                            objectiveAssumed: section.assumed, trials: SearchTrials.ranked(trials, direction: section.direction))
     }
 
     /// The sampled keys in first-seen order, when the spec does not list its space.

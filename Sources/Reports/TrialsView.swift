@@ -31,7 +31,7 @@ extension SearchTrials {
         let budget = budget.map { " (budget \($0))" } ?? ""
         return """
             Search "\(experimentName)" (experiment \(experimentID)): objective \(metric), \(directionWords), \
-            a trial's mean over its seeds at its last epoch done
+            a trial's mean over its seeds at its last epoch done\(objectiveAssumed ? " (assumed: no spec of the search names its objective)" : "")
             sampler \(sampler), pruner \(pruner); \(trials.count) trial\(trials.count == 1 ? "" : "s")\(budget): \
             \(counts().map { "\($0.count) \($0.status)" }.joined(separator: ", "))
 

@@ -1,5 +1,6 @@
 import enum ConvLabKit.ObjectiveDirection
 import Foundation
+import GRDB
 import Testing
 @testable import Reports
 @testable import RunStore
@@ -106,6 +107,24 @@ struct TrialsReportTests {
             try reporter.searchTrials(experiment: "nope")
         }
         #expect(try reporter.searchTrials(experiment: "2").experimentID == 2)
+    }
+
+    @Test("a search whose specs name no objective is still ranked, by test_accuracy maximized, and the header says it was assumed")
+    func unreadableSpecs() throws {
+        let path = temporaryStorePath()
+        try SearchFixture.write(path: path)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "UPDATE runs SET spec_json = '{\"name\": \"x\"}'")
+            try db.execute(sql: "UPDATE experiments SET spec_json = 'not JSON'")
+        }
+        try queue.close()
+        let search = try Reporter(reader: try StoreReader(path: path)).searchTrials(experiment: nil)
+        #expect(search.objectiveAssumed && search.metric == "test_accuracy")
+        #expect(search.trials.map(\.number) == [3, 1, 6, 2, 4, 5, 7])
+        // The keys from the trials' variants, in order of first appearance.
+        #expect(search.dimensions.map(\.key) == ["model.activation", "optimizer.learning_rate", "optimizer.momentum"])
+        #expect(search.header.contains("(assumed: no spec of the search names its objective)"))
     }
 
     @Test("pruned runs: filtered by status, and counted in groups as pruned, never in the statistics")
