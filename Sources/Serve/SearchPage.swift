@@ -33,5 +33,4 @@ enum SearchPage {
         body += "</div>\n"
         return PageLayout.page(title: "Search \(search.experimentName)", storePath: reporter.reader.path, body: body)
     }
-
 }
