@@ -138,6 +138,7 @@ extension Table {
                 case .bool(let b): b ? "true" : "false"
                 case .number(let n): JSONWriter.number(n)
                 case .text(let s): s
+                case .json(let j): j
                 }
             }
         }

@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import RunStore
 import TextKit
 
@@ -62,8 +63,13 @@ extension Reporter {
 
         var tableRows: [[String]] = []
         var jsonRows: [[Table.JSONCell]] = []
+        // A pruned run stopped early: its last values are from an earlier epoch than the others',
+        // so it counts in `runs` and `pruned` but not in the statistics.
+        let prunedCount = rows.filter { $0.status == RunStatus.pruned.rawValue }.count
         for label in order {
-            let group = members[label] ?? []
+            let all = members[label] ?? []
+            let group = all.filter { $0.status != RunStatus.pruned.rawValue }
+            let pruned = all.count - group.count
             let finalAcc = stats(group.compactMap(\.finalTestAccuracy))
             let bestAcc = stats(group.compactMap(\.bestTestAccuracy))
             let trainLoss = stats(group.compactMap(\.finalTrainLoss))
@@ -71,9 +77,9 @@ extension Reporter {
             let hitting = group.compactMap { epochsToTarget[$0.id] }
             let toTarget = stats(hitting)
             let completed = group.filter { $0.status == "completed" }.count
-            tableRows.append(label + [String(group.count), "\(completed)", show(finalAcc), showInterval(finalAcc), show(bestAcc), show(trainLoss), show(finalLoss),
+            tableRows.append(label + [String(all.count), "\(completed)"] + (prunedCount > 0 ? [String(pruned)] : []) + [show(finalAcc), showInterval(finalAcc), show(bestAcc), show(trainLoss), show(finalLoss),
                                       hitting.isEmpty ? "never" : "\(show(toTarget, 1)) (\(hitting.count)/\(group.count))"])
-            jsonRows.append(label.map { .text($0) } + [.number(Double(group.count)), .number(Double(completed)),
+            jsonRows.append(label.map { .text($0) } + [.number(Double(all.count)), .number(Double(completed)), .number(Double(pruned)),
                             .number(Double(finalAcc?.n ?? 0)), num(finalAcc?.mean), num(finalAcc?.sd ?? nil),
                             num(finalAcc?.interval?.low), num(finalAcc?.interval?.high),
                             num(bestAcc?.mean), num(bestAcc?.sd ?? nil), num(bestAcc?.interval?.low), num(bestAcc?.interval?.high),
@@ -81,9 +87,9 @@ extension Reporter {
                             num(toTarget?.mean), .number(Double(hitting.count))])
         }
         let target = Numbers.fixed(targetAccuracy, 2)
-        let summary = Table(columns: keys + ["runs", "completed", "final test acc", "95 % CI of mean", "best test acc", "final train loss", "final test loss", "epochs to \(target)"],
-                            rows: tableRows, alignments: keys.map { _ in .left } + Array(repeating: .right, count: 8))
-        let jsonTable = Table(columns: keys + ["runs", "completed", "final_test_accuracy_n", "final_test_accuracy_mean", "final_test_accuracy_sd",
+        let summary = Table(columns: keys + ["runs", "completed"] + (prunedCount > 0 ? ["pruned"] : []) + ["final test acc", "95 % CI of mean", "best test acc", "final train loss", "final test loss", "epochs to \(target)"],
+                            rows: tableRows, alignments: keys.map { _ in .left } + Array(repeating: .right, count: prunedCount > 0 ? 9 : 8))
+        let jsonTable = Table(columns: keys + ["runs", "completed", "pruned", "final_test_accuracy_n", "final_test_accuracy_mean", "final_test_accuracy_sd",
                                                "final_test_accuracy_ci95_low", "final_test_accuracy_ci95_high", "best_test_accuracy_mean",
                                                "best_test_accuracy_sd", "best_test_accuracy_ci95_low", "best_test_accuracy_ci95_high",
                                                "final_train_loss_mean", "final_train_loss_sd", "final_test_loss_mean",
@@ -105,14 +111,20 @@ extension Reporter {
             perRun[Int64(id), default: [:]][name] = v
         }
         var sections: [ReportDocument.Section] = []
-        let single = order.filter { label in (members[label] ?? []).compactMap(\.finalTestAccuracy).count == 1 }
-        let note = single.isEmpty ? nil : """
+        let single = order.filter { label in (members[label] ?? []).filter { $0.status != RunStatus.pruned.rawValue }.compactMap(\.finalTestAccuracy).count == 1 }
+        let prunedNote = prunedCount == 0 ? "" : """
+            \(prunedCount) pruned run\(prunedCount == 1 ? "" : "s") (stopped early by a search's pruner) \(prunedCount == 1 ? "counts" : "count") \
+            in runs and pruned but not in the statistics: \(prunedCount == 1 ? "its" : "their") last values are from an earlier epoch.
+
+            """
+        let singleNote = single.isEmpty ? "" : """
             \(single.count == order.count ? "Every group has" : "\(single.map { $0.joined(separator: ", ") }.joined(separator: "; ")) \(single.count == 1 ? "has" : "have")") \
             one run, so its interval is unknown: one seed cannot tell groups apart, since another seed moves \
             the accuracy too. Add seeds to the matrix ("seeds": [1, 2, 3]).
 
             """
-        sections.append(.init(title: "Groups by \(keys.joined(separator: ", "))", table: summary, text: note, machineTable: jsonTable))
+        let note = prunedNote + singleNote
+        sections.append(.init(title: "Groups by \(keys.joined(separator: ", "))", table: summary, text: note.isEmpty ? nil : note, machineTable: jsonTable))
         if let baseline {
             let finals = order.map { label in (label, (members[label] ?? []).filter { $0.status == "completed" }) }
             sections.append(try comparison(of: finals, keys: keys, baseline: baseline))

@@ -27,6 +27,7 @@ extension Reporter {
         }
         body += "<h2>Runs</h2>\n" + htmlTable(try runs(filter).sections[0].table)
         body += try htmlCosts(ids)
+        body += try htmlSearches(ids)
 
         let idList = ids.map { _ in "?" }.joined(separator: ", ")
         // A chart is 420 pixels wide, so each run's training-loss curve is thinned to about 300

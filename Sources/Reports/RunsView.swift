@@ -11,8 +11,10 @@ public struct ReportDocument: Sendable {
         public var text: String?
         /// The same data for CSV and JSON when it reads differently there (numbers split into columns).
         public var machineTable: Table?
-        public init(title: String, table: Table? = nil, text: String? = nil, machineTable: Table? = nil) {
-            self.title = title; self.table = table; self.text = text; self.machineTable = machineTable
+        /// JSON gives the machine table's one row as an object, not an array of one (a summary).
+        public var singleRow: Bool
+        public init(title: String, table: Table? = nil, text: String? = nil, machineTable: Table? = nil, singleRow: Bool = false) {
+            self.title = title; self.table = table; self.text = text; self.machineTable = machineTable; self.singleRow = singleRow
         }
         var machine: Table? { machineTable ?? table }
     }
@@ -43,9 +45,11 @@ public struct ReportDocument: Sendable {
             return tables.map { $0.renderCSV() }.joined(separator: "\r\n")
         case .json:
             let tables = sections.filter { $0.machine != nil }
-            if tables.count == 1, let table = tables[0].machine { return table.renderJSON() }
+            if tables.count == 1, let table = tables[0].machine, !tables[0].singleRow { return table.renderJSON() }
             return "{\n" + tables.map { section in
-                Table.jsonQuote(key(section.title)) + ": " + (section.machine?.renderJSON().trimmingCharacters(in: .newlines) ?? "null")
+                let json = section.singleRow && section.machine?.rows.count == 1 ? section.machine?.jsonObject(row: 0)
+                    : section.machine?.renderJSON().trimmingCharacters(in: .newlines)
+                return Table.jsonQuote(key(section.title)) + ": " + (json ?? "null")
             }.joined(separator: ",\n") + "\n}\n"
         }
     }

@@ -22,6 +22,8 @@ public struct Table: Sendable, Equatable {
     /// A cell as JSON.
     public enum JSONCell: Sendable, Equatable {
         case null, number(Double), text(String), bool(Bool)
+        /// JSON already written (an array of seeds, a plugin object); CSV gets the same text.
+        case json(String)
     }
 
     // MARK: terminal
@@ -63,6 +65,7 @@ public struct Table: Sendable, Equatable {
                     case .bool(let b): b ? "true" : "false"
                     case .number(let n): JSONWriter.number(n)
                     case .text(let s): s
+                    case .json(let j): j
                     }
                 }
             }
@@ -85,24 +88,28 @@ public struct Table: Sendable, Equatable {
 
     /// An array of objects, one per row, with typed values when known.
     public func renderJSON() -> String {
-        let body = rows.indices.map { r -> String in
-            let fields = columns.indices.map { c -> String in
-                let value: String
-                if let values {
-                    switch values[r][c] {
-                    case .null: value = "null"
-                    case .bool(let b): value = b ? "true" : "false"
-                    case .number(let n): value = n.isFinite ? JSONWriter.number(n) : "null"
-                    case .text(let s): value = Self.jsonQuote(s)
-                    }
-                } else {
-                    value = Self.jsonQuote(rows[r][c])
-                }
-                return "\(Self.jsonQuote(columns[c])): \(value)"
-            }
-            return "  {" + fields.joined(separator: ", ") + "}"
-        }
+        let body = rows.indices.map { "  " + jsonObject(row: $0) }
         return "[\n" + body.joined(separator: ",\n") + (body.isEmpty ? "]\n" : "\n]\n")
+    }
+
+    /// Row `r` as one JSON object.
+    public func jsonObject(row r: Int) -> String {
+        let fields = columns.indices.map { c -> String in
+            let value: String
+            if let values {
+                switch values[r][c] {
+                case .null: value = "null"
+                case .bool(let b): value = b ? "true" : "false"
+                case .number(let n): value = n.isFinite ? JSONWriter.number(n) : "null"
+                case .text(let s): value = Self.jsonQuote(s)
+                case .json(let j): value = j
+                }
+            } else {
+                value = Self.jsonQuote(rows[r][c])
+            }
+            return "\(Self.jsonQuote(columns[c])): \(value)"
+        }
+        return "{" + fields.joined(separator: ", ") + "}"
     }
 }
 

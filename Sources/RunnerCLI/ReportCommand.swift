@@ -14,6 +14,7 @@ struct Report: ParsableCommand {
           runner report --group-by model.pooling --baseline max   each group's difference from max, with its tests
           runner report --run 3                  one run: spec, curves, checks, provenance (--run 3f2a: a UUID prefix)
           runner report --compare 3 5            spec keys that differ, final metrics side by side
+          runner report --trials                 a search's trials ranked by its objective, and the best (--experiment NAME: which search)
           runner report --tag baseline           only runs tagged so (see `runner runs tag`)
           runner report --history --format csv   every metric row
           runner report --sql "SELECT * FROM run_final_metrics"
@@ -47,7 +48,7 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp("Only runs of this experiment (name or id).", valueName: "name"))
     var experiment: String?
 
-    @Option(help: ArgumentHelp("Only runs with this status: queued, running, completed, failed, interrupted, diverged.", valueName: "status"))
+    @Option(help: ArgumentHelp("Only runs with this status: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "status"))
     var status: [String] = []
 
     @Option(name: .customLong("where"), help: ArgumentHelp("Only runs whose spec key compares so: key=value, key<0.1, key>=3, key!=relu.", valueName: "expr"))
@@ -74,6 +75,9 @@ struct Report: ParsableCommand {
     @Flag(help: "Every metric row of the selected runs (long format: run_id, name, step, epoch, value, wall_time).")
     var history = false
 
+    @Flag(help: "A search's trials ranked by its objective (completed, then pruned, then the rest), with the sampled values and the best trial; --experiment names the search (default: the newest).")
+    var trials = false
+
     @Option(help: "Output format: table, csv, json or markdown.")
     var format: String = "table"
 
@@ -91,7 +95,7 @@ struct Report: ParsableCommand {
 
     func validate() throws {
         guard OutputFormat(rawValue: format) != nil else { throw ValidationError("--format must be table, csv, json or markdown, not \"\(format)\"") }
-        let known = ["queued", "running", "completed", "failed", "interrupted", "diverged"]
+        let known = RunStatus.allCases.map(\.rawValue)
         for s in status where !known.contains(s) { throw ValidationError("--status \"\(s)\" is not one of \(known.joined(separator: ", "))") }
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be between 0 and 1") }
         if let width, width < 20 { throw ValidationError("--width must be at least 20 columns, not \(width)") }
@@ -110,6 +114,10 @@ struct Report: ParsableCommand {
         }
         if baseline != nil, groupBy.isEmpty {
             Console.error("error: --baseline compares groups, so it needs --group-by; e.g. --group-by model.pooling --baseline max")
+            throw ExitCode(2)
+        }
+        if trials, history || sql != nil || !compare.isEmpty || !runs.isEmpty || !groupBy.isEmpty || !status.isEmpty || !wheres.isEmpty || !tags.isEmpty {
+            Console.error("error: --trials lists one search's trials and takes only --experiment (which search), --format, --html and --width; e.g. runner report --trials --experiment lenet-search")
             throw ExitCode(2)
         }
         for tag in tags where tag.isEmpty {
@@ -140,6 +148,10 @@ struct Report: ParsableCommand {
                 } else {
                     emit(document.render(format, width: outputWidth), format)
                 }
+                return
+            }
+            if trials {
+                try reportTrials(reporter, format: format)
                 return
             }
             if try reader.query("SELECT COUNT(*) FROM runs").rows.first?.first?.double ?? 0 == 0 {
@@ -176,6 +188,19 @@ struct Report: ParsableCommand {
             Console.error("error: \(error)")
             throw ExitCode(2)
         }
+    }
+
+    /// `--trials`: the search's ranked trials, or with `--html` its page (table and charts).
+    func reportTrials(_ reporter: Reporter, format: OutputFormat) throws {
+        let search = try reporter.searchTrials(experiment: experiment)
+        if let html {
+            try OutputFile.check(html, protecting: [store.path])
+            let text = try reporter.html(filter: RunFilter(experiment: String(search.experimentID)), groupBy: [], targetAccuracy: targetAccuracy)
+            try OutputFile.write(text, to: html, protecting: [store.path])
+            print("wrote \(html.terminalSafe)")
+            return
+        }
+        emit(search.document.render(format, width: outputWidth), format)
     }
 
     /// Prints a rendered view. CSV keeps the text exactly for the programs that read it, but when

@@ -12,8 +12,8 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Watch and compare runs in a browser: a local, read-only web view of the store.",
         discussion: """
-        Pages: / (the runs, filtered and sorted), /runs/ID (one run; its curves grow while it trains), /compare?runs=1,2 or /compare?group_by=model.pooling.
-        API: /api/runs, /api/runs/ID, /api/runs/ID/metrics?since_step=N, /api/runs/ID/grad_norms?since_step=N, /api/compare?runs=A,B, /api/groups?group_by=KEY, /api/store.
+        Pages: / (the runs, filtered and sorted), /runs/ID (one run; its curves grow while it trains), /compare?runs=1,2 or /compare?group_by=model.pooling, /searches/ID (a search's trials ranked; it follows them as they finish).
+        API: /api/runs, /api/runs/ID, /api/runs/ID/metrics?since_step=N, /api/runs/ID/grad_norms?since_step=N, /api/compare?runs=A,B, /api/groups?group_by=KEY, /api/searches/ID, /api/searches/ID/changes?signature=S&wait=W, /api/store.
 
         The store is opened read-only (as `runner report` opens it) and never written, so serve runs beside `runner exec`. It listens on 127.0.0.1 unless --host says otherwise; any other address lets other machines read the store, and a warning says so. Ctrl-C or SIGTERM stops it.
         """)

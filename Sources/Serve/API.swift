@@ -1,3 +1,4 @@
+import enum ConvLabKit.RunStatus
 import Foundation
 import Reports
 import RunStore
@@ -8,7 +9,7 @@ import RunStore
 /// incremental endpoints give metric and gradient-norm rows after a step, as `--history` does.
 enum API {
     static let filterParameters: Set<String> = ["experiment", "status", "tag", "where"]
-    static let statuses = ["queued", "running", "completed", "failed", "interrupted", "diverged"]
+    static let statuses = RunStatus.allCases.map(\.rawValue)
     /// Rows one incremental answer holds at most; a client asks again from `last_step`.
     static let maxRows = 20_000
 
@@ -155,6 +156,43 @@ enum API {
             throw HTTPProblem.badParameter("target_accuracy", "\"\(text.prefix(40))\" is not a fraction from 0 to 1")
         }
         return value
+    }
+
+    /// `/api/searches/ID`: `runner report --trials --experiment ID --format json`.
+    static func search(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> String {
+        try query.rejectUnknown(allowed: [])
+        return try searchTrials(reporter, reference).document.render(.json, width: 200)
+    }
+
+    /// The search `reference` names; one that is not a search is no page (404).
+    static func searchTrials(_ reporter: Reporter, _ reference: String) throws -> SearchTrials {
+        let search = try searchNamed(reporter, reference)
+        return try reporter.searchTrials(id: search.id, name: search.name)
+    }
+
+    static func searchNamed(_ reporter: Reporter, _ reference: String) throws -> (id: Int64, name: String) {
+        do {
+            return try reporter.search(named: reference)
+        } catch let error as ReportError {
+            throw HTTPProblem(.notFound, error.message)
+        }
+    }
+
+    /// `/api/searches/ID/changes?signature=S&wait=W`: the search's signature (it changes whenever a
+    /// trial run's status, epochs, values or objective rows do; `SearchSignature`) and whether it is
+    /// live; with `wait`, answered as soon as the signature differs from S. What the search page
+    /// polls before it redraws; it does not rank the trials, so polling a large search stays cheap.
+    static func searchChanges(_ reporter: Reporter, _ reference: String, _ query: QueryParameters) throws -> Increment {
+        try query.rejectUnknown(allowed: ["signature", "wait"])
+        let known = try query.value("signature")
+        let search = try searchNamed(reporter, reference)
+        let metric = try reporter.searchObjective(id: search.id, name: search.name)
+        let signature = try reporter.searchSignature(id: search.id, metric: metric)
+        var object = JSONObject()
+        object.add("search", Double(search.id))
+        object.add("signature", signature.text)
+        object.add("live", signature.live)
+        return Increment(text: object.text, rows: signature.text == known ? 0 : 1, live: signature.live)
     }
 
     /// `/api/store`: the store's path, schema version and run counts.

@@ -1,7 +1,8 @@
 /// app.js: the pages' one script. On a run's page it polls `/api/runs/ID/metrics?since_step=N&wait=10`
 /// (an answer comes as soon as the run has recorded more, or after 10 s) and `/grad_norms` while the run is live, keeps every point, and redraws the charts
 /// (the same drawing as SVGChart.swift, built with DOM calls, so no text is ever parsed as HTML);
-/// on the runs page it refreshes the rows of live runs from `/api/runs` every 5 s.
+/// on the runs page it refreshes the rows of live runs from `/api/runs` every 5 s; on a search's page it long-polls
+/// `/api/searches/ID/changes` and swaps in the fresh table and charts when a trial changes.
 enum AppScript {
     static let source = #"""
     "use strict";
@@ -272,7 +273,44 @@ enum AppScript {
         setTimeout(refresh, 5000);
       }
 
+      // A search's page: long-polls the search's signature and, when it changes, swaps in the
+      // table and charts of the page as the server renders it now. DOMParser's document is inert
+      // (no script runs, nothing loads) and the server escaped every name in it, as on a first load.
+      function searchPage(root) {
+        const id = root.dataset.search;
+        let signature = root.dataset.signature;
+        async function poll() {
+          let live = true;
+          try {
+            const url = "/api/searches/" + encodeURIComponent(id) + "/changes?signature=" + encodeURIComponent(signature) + "&wait=10";
+            const response = await fetch(url, { cache: "no-store" });
+            const answer = await response.json();
+            if (!response.ok) throw new Error(answer.error || response.status);
+            live = answer.live;
+            if (answer.signature !== signature) {
+              const page = await fetch("/searches/" + encodeURIComponent(id), { cache: "no-store" });
+              if (!page.ok) throw new Error("the page answered " + page.status);
+              const fresh = new DOMParser().parseFromString(await page.text(), "text/html").getElementById("search");
+              if (fresh) {
+                root.replaceChildren.apply(root, Array.from(fresh.childNodes).map(function (node) { return document.importNode(node, true); }));
+                signature = fresh.dataset.signature;
+                root.dataset.signature = signature;
+                live = fresh.dataset.live === "true";
+                root.dataset.refreshes = String(Number(root.dataset.refreshes || "0") + 1);
+              }
+            }
+          } catch (error) {
+            root.dataset.pollError = String(error);
+          }
+          root.dataset.polls = String(Number(root.dataset.polls || "0") + 1);
+          if (live) setTimeout(poll, 1000); else root.dataset.live = "false";
+        }
+        if (root.dataset.live === "true") poll();
+      }
+
       document.addEventListener("DOMContentLoaded", function () {
+        const search = document.getElementById("search");
+        if (search) searchPage(search);
         const run = document.getElementById("run");
         if (run) runPage(run);
         const runs = document.getElementById("runs");

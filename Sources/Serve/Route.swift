@@ -7,6 +7,8 @@ enum Route: Equatable, Sendable {
     case runsPage
     case runPage(String)
     case comparePage
+    /// A search's trials: `/searches/{experiment id or name}`.
+    case searchPage(String)
     case apiStore
     case apiRuns
     case apiRun(String)
@@ -14,6 +16,8 @@ enum Route: Equatable, Sendable {
     case apiGradNorms(String)
     case apiCompare
     case apiGroups
+    case apiSearch(String)
+    case apiSearchChanges(String)
     case asset(StaticAssets.Asset)
 
     /// Longest path accepted, in bytes: a run reference is short, a longer path is no page.
@@ -23,7 +27,7 @@ enum Route: Equatable, Sendable {
     /// that does not decode is a bad request, and any path that is not a page is 404.
     static func match(path rawPath: String) throws(HTTPProblem) -> Route {
         guard rawPath.utf8.count <= maxPathBytes else {
-            throw HTTPProblem(.notFound, "no page at a path of \(rawPath.utf8.count) bytes; the pages are /, /runs/ID, /compare and /api/…")
+            throw HTTPProblem(.notFound, "no page at a path of \(rawPath.utf8.count) bytes; the pages are /, /runs/ID, /compare, /searches/ID and /api/…")
         }
         var segments: [String] = []
         for raw in rawPath.split(separator: "/", omittingEmptySubsequences: true) {
@@ -42,6 +46,7 @@ enum Route: Equatable, Sendable {
         case 0: return .runsPage
         case 1 where segments[0] == "compare": return .comparePage
         case 2 where segments[0] == "runs": return .runPage(segments[1])
+        case 2 where segments[0] == "searches": return .searchPage(segments[1])
         case 2 where segments[0] == "static":
             if let asset = StaticAssets.Asset(rawValue: segments[1]) { return .asset(asset) }
         case 2 where segments[0] == "api":
@@ -53,6 +58,8 @@ enum Route: Equatable, Sendable {
             default: break
             }
         case 3 where segments[0] == "api" && segments[1] == "runs": return .apiRun(segments[2])
+        case 3 where segments[0] == "api" && segments[1] == "searches": return .apiSearch(segments[2])
+        case 4 where segments[0] == "api" && segments[1] == "searches" && segments[3] == "changes": return .apiSearchChanges(segments[2])
         case 4 where segments[0] == "api" && segments[1] == "runs" && segments[3] == "metrics": return .apiMetrics(segments[2])
         case 4 where segments[0] == "api" && segments[1] == "runs" && segments[3] == "grad_norms": return .apiGradNorms(segments[2])
         default: break
@@ -65,8 +72,8 @@ enum Route: Equatable, Sendable {
 
     var isAPI: Bool {
         switch self {
-        case .apiStore, .apiRuns, .apiRun, .apiMetrics, .apiGradNorms, .apiCompare, .apiGroups: true
-        case .runsPage, .runPage, .comparePage, .asset: false
+        case .apiStore, .apiRuns, .apiRun, .apiMetrics, .apiGradNorms, .apiCompare, .apiGroups, .apiSearch, .apiSearchChanges: true
+        case .runsPage, .runPage, .comparePage, .searchPage, .asset: false
         }
     }
 }

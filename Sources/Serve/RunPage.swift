@@ -23,7 +23,12 @@ enum RunPage {
         if let variant = label?[1].string, !variant.isEmpty { body += " · \(HTML.escape(variant))" }
         body += "</span> <span id=\"run-status\">\(RunsPage.statusBadge(status))</span></h1>\n"
         body += "<p class=\"meta\"><span id=\"run-progress\"></span>\(live ? " The curves grow as the run records more." : "")"
-        body += " <a href=\"/api/runs/\(id)\">JSON</a></p>\n"
+        body += " <a href=\"/api/runs/\(id)\">JSON</a>"
+        if reader.schemaVersion >= 6, let trial = try reader.query("SELECT trial, experiment_id FROM runs WHERE id = ? AND trial IS NOT NULL",
+                                                                   arguments: [.integer(id)]).rows.first {
+            body += " · trial \(trial[0].description) of <a href=\"/searches/\(trial[1].description)\">its search</a>"
+        }
+        body += "</p>\n"
 
         body += "<h2>Curves</h2>\n<p class=\"controls\"><label>smoothing of noisy series <select id=\"smoothing\">"
             + [("0", "off"), ("0.6", "0.6"), ("0.8", "0.8"), ("0.95", "0.95")].map { "<option value=\"\($0.0)\"\($0.0 == "0.6" ? " selected" : "")>\($0.1)</option>" }.joined()

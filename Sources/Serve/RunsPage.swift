@@ -26,6 +26,12 @@ enum RunsPage {
         let runCount = try reader.query("SELECT COUNT(*) FROM runs").rows.first?.first?.double ?? 0
 
         var body = "<h1>Runs</h1>\n" + filterForm(query, experiments: experiments, tags: tags)
+        let searches = try reporter.searches()
+        if !searches.isEmpty {
+            body += "<p class=\"searches\">Searches, their trials ranked: " + searches.map { search in
+                "<a href=\"/searches/\(search.id)\">\(HTML.escape(search.name))</a>"
+            }.joined(separator: ", ") + "</p>\n"
+        }
         if runCount == 0 {
             body += "<p class=\"empty\">No runs yet — start one with <code>runner exec Experiments/smoke.json --store \(HTML.escape(reader.path))</code>; this page shows it as it trains.</p>\n"
         } else if table.rows.isEmpty {

@@ -1,4 +1,5 @@
 import Foundation
+import Reports
 
 /// A line chart as inline SVG: round-number ticks on both axes (`NiceScale`), one polyline per
 /// series, and for noisy series (training loss, gradient norms) an exponential moving average

@@ -74,6 +74,8 @@ struct ServeResponder: HTTPResponder {
             return try await waitingForRows(try API.wait(query)) { reader in try API.metrics(API.reporter(reader, staleAfter: staleAfter), reference, query) }
         case .apiGradNorms(let reference):
             return try await waitingForRows(try API.wait(query)) { reader in try API.gradNorms(API.reporter(reader, staleAfter: staleAfter), reference, query) }
+        case .apiSearchChanges(let reference):
+            return try await waitingForRows(try API.wait(query)) { reader in try API.searchChanges(API.reporter(reader, staleAfter: staleAfter), reference, query) }
         default: break
         }
         let (text, json) = try await store.read { reader -> (String, Bool) in
@@ -82,10 +84,12 @@ struct ServeResponder: HTTPResponder {
             case .runsPage: return (try RunsPage.render(reporter, query), false)
             case .runPage(let reference): return (try RunPage.render(reporter, reference, query), false)
             case .comparePage: return (try ComparePage.render(reporter, query), false)
+            case .searchPage(let reference): return (try SearchPage.render(reporter, reference, query), false)
+            case .apiSearch(let reference): return (try API.search(reporter, reference, query), true)
             case .apiStore: return (try API.store(reader, query), true)
             case .apiRuns: return (try API.runs(reporter, query), true)
             case .apiRun(let reference): return (try API.run(reporter, reference, query), true)
-            case .apiMetrics, .apiGradNorms: return ("", true)     // answered above
+            case .apiMetrics, .apiGradNorms, .apiSearchChanges: return ("", true)     // answered above
             case .apiCompare: return (try API.compare(reporter, query), true)
             case .apiGroups: return (try API.groups(reporter, query), true)
             case .asset: return ("", false)

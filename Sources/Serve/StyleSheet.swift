@@ -18,6 +18,9 @@ enum StyleSheet {
     .status.stale { color: #b35900; font-weight: bold; }
     .status.failed, .status.diverged { color: #c62828; }
     .status.interrupted { color: #8a6d00; }
+    .status.pruned { color: #7b4f9d; }
+    tr.pruned td, tr.queued td { color: #667; }
+    p.best { font-weight: bold; }
     .meta, .empty { color: #667; }
     .problem { font-size: 1.1em; max-width: 60em; }
     form.filters, #compare-form { margin: 0.6em 0; display: flex; flex-wrap: wrap; gap: 0.8em; align-items: center; }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Serve
+@testable import Reports
 
 @Suite("Round-number axes")
 struct NiceScaleTests {

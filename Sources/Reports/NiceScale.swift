@@ -3,20 +3,20 @@ import Foundation
 /// An axis whose ticks are round numbers — 1, 2 or 5 times a power of ten (0.80, 0.85, 0.90;
 /// 0, 2000, 4000), or whole powers of ten on a log scale — and whose ends are ticks, so the
 /// chart starts and ends on a labelled value (the HTML report printed 0.8579 and 1.083).
-struct NiceScale: Equatable, Sendable {
+public struct NiceScale: Equatable, Sendable {
     /// The ends of the axis (log10 of them on a log scale).
-    private(set) var low: Double
-    private(set) var high: Double
+    public private(set) var low: Double
+    public private(set) var high: Double
     /// The ticks, in axis units (exponents on a log scale).
-    private(set) var ticks: [Double]
-    let logarithmic: Bool
+    public private(set) var ticks: [Double]
+    public let logarithmic: Bool
     /// Decimals of the labels (linear), or whether they need an exponent.
     private let step: Double
 
     /// An axis covering `minimum…maximum` with about `count` ticks. On a log scale the values must
     /// be positive (the caller leaves the others out).
     /// `integral`: the values are whole numbers (steps, epochs), so ticks are too.
-    init(minimum: Double, maximum: Double, count: Int = 5, logarithmic: Bool = false, integral: Bool = false) {
+    public init(minimum: Double, maximum: Double, count: Int = 5, logarithmic: Bool = false, integral: Bool = false) {
         self.logarithmic = logarithmic
         var (a, b) = (min(minimum, maximum), max(minimum, maximum))
         if logarithmic {
@@ -59,14 +59,14 @@ struct NiceScale: Equatable, Sendable {
     }
 
     /// Where `value` (in data units) falls, from 0 at `low` to 1 at `high`.
-    func position(_ value: Double) -> Double {
+    public func position(_ value: Double) -> Double {
         let v = logarithmic ? log10(max(value, 1e-300)) : value
         return high > low ? (v - low) / (high - low) : 0.5
     }
 
     /// A tick's label: as many decimals as the step needs (0.80, 0.85), exponents for very small
     /// or very large values (2e-06), powers of ten on a log scale (0.001, 1e-05).
-    func label(_ tick: Double) -> String {
+    public func label(_ tick: Double) -> String {
         if logarithmic {
             let exponent = Int(tick.rounded())
             return (-4...5).contains(exponent) ? Self.plain(pow(10, Double(exponent)), decimals: max(0, -exponent)) : "1e\(exponent)"
