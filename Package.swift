@@ -51,6 +51,8 @@ let package = Package(
         .testTarget(name: "RunnerKitTests", dependencies: [kit, "RunnerKit", "RunStore", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: [kit, "Reports", "RunStore", "TestSupport"]),
         .testTarget(name: "runnerTests", dependencies: [kit, "RunStore", "Checkpoints", "TestSupport"]),
+        // The samplers and pruners of a search, against hand-computed cases and reference computations.
+        .testTarget(name: "SearchTests", dependencies: [kit, "RunnerKit"]),
         .testTarget(name: "ServeTests", dependencies: ["Serve", "Reports", "RunStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,7 +9,7 @@ import TestSupport
 /// they are; without them, they are looked for where scripts/build-plugins builds them.
 private let lpPlugin = environmentPath("CONVLAB_LP_PLUGIN") ?? packageRoot + "/Examples/LpPooling/.build/release/libLpPooling.so"
 private let fixtures = environmentPath("CONVLAB_PLUGIN_FIXTURES") ?? packageRoot + "/Tests/Fixtures/PluginFixtures/.build/debug"
-private let fixtureNames = ["WrongVersion", "NoEntry", "ThrowingFactory", "BadParameter", "Clash", "WrongBackward"]
+private let fixtureNames = ["WrongVersion", "NoEntry", "ThrowingFactory", "BadParameter", "Clash", "WrongBackward", "FirstChoice"]
 
 private func environmentPath(_ name: String) -> String? {
     ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
@@ -139,6 +139,24 @@ struct PluginLoadingTests {
         #expect(schema.status == 0, "\(schema.stderr)")
         #expect(schema.stdout.contains("\"lp\""))
         #expect(!(try runner("schema")).stdout.contains("\"lp\""))
+    }
+
+    @Test("runner plugins lists a library's sampler under SAMPLER and its pruner under PRUNER, beside the built-in ones")
+    func searchPluginsListed() throws {
+        let listed = try runner("plugins", "--plugin", fixture("FirstChoice"))
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let text = listed.stdout
+        guard let samplers = text.range(of: "\nSAMPLER\n"), let pruners = text.range(of: "\nPRUNER\n"), samplers.upperBound < pruners.lowerBound else {
+            Issue.record("no SAMPLER section before a PRUNER section: \(text)")
+            return
+        }
+        let samplerSection = text[samplers.upperBound..<pruners.lowerBound], prunerSection = text[pruners.upperBound...]
+        // The origin is the library's real path (.build/debug is a symbolic link).
+        #expect(samplerSection.contains("  first_choice — each domain's low end or first option (from ") && samplerSection.contains("libFirstChoice.so)"), "\(samplerSection)")
+        #expect(samplerSection.contains("  tpe — ") && samplerSection.contains("  random — "), "\(samplerSection)")
+        #expect(prunerSection.contains("  after_first_epoch — stops every trial after its first epoch"), "\(prunerSection)")
+        #expect(prunerSection.contains("  median — ") && prunerSection.contains("  asha — "), "\(prunerSection)")
+        #expect(!(try runner("plugins", "--kind", "sampler")).stdout.contains("first_choice"))
     }
 
     @Test("validate: the smoke spec passes; a bad p gets the usual range and did-you-mean errors")

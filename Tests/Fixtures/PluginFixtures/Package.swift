@@ -3,9 +3,10 @@ import PackageDescription
 
 // Broken plugin libraries for the loader's bad-input tests (Tests/runnerTests/PluginLoadingTests):
 // each product is one lib<Name>.so that the runner must refuse with one clear line, or (for
-// WrongBackward) load and then catch through the gradient-check probe. scripts/build-plugins
+// WrongBackward) load and then catch through the gradient-check probe; FirstChoice is a working
+// sampler and pruner for the search's tests. scripts/build-plugins
 // builds them and tells the tests where through CONVLAB_PLUGIN_FIXTURES.
-let names = ["WrongVersion", "NoEntry", "ThrowingFactory", "BadParameter", "Clash", "WrongBackward"]
+let names = ["WrongVersion", "NoEntry", "ThrowingFactory", "BadParameter", "Clash", "WrongBackward", "FirstChoice"]
 
 let package = Package(
     name: "PluginFixtures",
