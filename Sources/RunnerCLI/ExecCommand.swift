@@ -5,6 +5,7 @@ import Foundation
 import Reports
 import RunnerKit
 import RunStore
+import TextKit
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -124,7 +125,8 @@ struct Exec: ParsableCommand {
         print("store: \(store.path.terminalSafe) — see `runner report --store \(store.path.terminalSafe)`")
         if let signal = stop.requested { throw ExitCode(128 + signal) }
         // The sweep's result, whoever trained its runs: 0 only when every one is completed.
-        if outcomes.contains(where: { $0.status != .completed }) { throw ExitCode(1) }
+        // A pruned trial ended as its search meant it to.
+        if outcomes.contains(where: { $0.status != .completed && $0.status != .pruned }) { throw ExitCode(1) }
     }
 
     /// What exec would do with each run, read from the store without changing it.
@@ -164,7 +166,13 @@ struct Exec: ParsableCommand {
         if let shard {
             print("shard \(shard): runs \(runs.filter { mine.contains($0.index) }.map { String($0.index) }.joined(separator: ", ")); the others belong to other shards")
         }
-        for run in runs where runs.count > 1 && mine.contains(run.index) {
+        if let search = plan.search {
+            print("search: \(search.summary.terminalSafe); each trial's values are drawn when a process claims it")
+            for dimension in search.space.dimensions {
+                print("  \(dimension.key.terminalSafe): \(SearchPlan.text(of: dimension.domain).terminalSafe)")
+            }
+        }
+        for run in runs where runs.count > 1 && mine.contains(run.index) && plan.search == nil {
             print("  run \(run.index): \(run.variant.label.terminalSafe)")
         }
         guard let first = runs.first else { return }

@@ -74,7 +74,7 @@ struct Slurm: ParsableCommand {
         let script: SlurmScript
         do {
             script = try SlurmScript(name: plan.name, runner: Self.executablePath(), spec: absolute(plan.file),
-                                     storeDirectory: absolute(storeDir ?? "slurm-\(plan.name)"), tasks: tasks, runCount: plan.runs.count,
+                                     storeDirectory: absolute(storeDir ?? "slurm-\(plan.name)"), tasks: tasks, runCount: plan.search?.trials ?? plan.runs.count,
                                      cpusPerTask: cpusPerTask ?? plan.runs.map(\.training.replicas).max() ?? 1, partition: partition, time: time)
         } catch {
             throw ValidationError(error.description)

@@ -29,6 +29,8 @@ public struct ProgressUpdate: Sendable {
     public var elapsed: Double
     /// Seconds left in this run at the current speed.
     public var remaining: Double
+    /// A search's trial: `runIndex` is then the trial's number and `runCount` the search's trials.
+    public var trial: Int? = nil
 }
 
 /// How a run ended.

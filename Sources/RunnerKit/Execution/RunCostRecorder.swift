@@ -44,7 +44,7 @@ public final class RunCostRecorder: ProgressReporter {
     public func runFinished(_ outcome: RunOutcome) {
         inner.runFinished(outcome)
         guard let start = started, start.runID == outcome.runID else { return }
-        log(outcome.status == .completed ? .info : .error,
+        log(outcome.status == .completed || outcome.status == .pruned ? .info : .error,
             "\(outcome.status.rawValue) after \(outcome.epochsDone) epochs" + (outcome.error.map { ": \($0)" } ?? ""))
         started = nil
         // A run another process took over is that process's to record.
