@@ -125,8 +125,7 @@ struct Exec: ParsableCommand {
         print("store: \(store.path.terminalSafe) — see `runner report --store \(store.path.terminalSafe)`")
         if let signal = stop.requested { throw ExitCode(128 + signal) }
         // The sweep's result, whoever trained its runs: 0 only when every one is completed.
-        // A pruned trial ended as its search meant it to.
-        if outcomes.contains(where: { $0.status != .completed && $0.status != .pruned }) { throw ExitCode(1) }
+        if outcomes.contains(where: { !$0.endedNormally }) { throw ExitCode(1) }
     }
 
     /// What exec would do with each run, read from the store without changing it.

@@ -131,6 +131,7 @@ struct SearchRunnerTests {
         let outcomes = try ExperimentRunner(store: store, reporter: reporter, stop: StopSignal()).execute(plan)
         #expect(outcomes.map(\.status) == [.completed, .completed, .pruned, .pruned])
         #expect(outcomes[2].error == "test pruner: trial 2 at epoch 1")
+        #expect(outcomes.allSatisfy { $0.endedNormally }, "a pruned trial is a normal end: exec exits 0")
         #expect(try rows(path, "SELECT epochs_done, status, error FROM runs WHERE trial = 2 ORDER BY run_index")
                 == [[.integer(1), .text("pruned"), .null], [.integer(1), .text("pruned"), .null]])
         #expect(try rows(path, "SELECT e.message FROM events e JOIN runs r ON r.id = e.run_id WHERE r.run_index = 3 AND e.kind = 'pruned'")

@@ -4,12 +4,12 @@ import Testing
 import TestSupport
 
 /// `writeSpec`'s tiny synthetic network with a search over the learning rate, momentum and batch size.
-func writeSearchSpec(_ folder: String, trials: Int, epochs: Int = 2, trainSize: Int = 256, seed: Int = 0) -> String {
+func writeSearchSpec(_ folder: String, trials: Int, epochs: Int = 2, trainSize: Int = 256, seed: Int = 0, seeds: [Int]? = nil) -> String {
     writeSpec(folder, name: "search", epochs: epochs, trainSize: trainSize, extra: """
     , "search": {
         "space": { "optimizer.learning_rate": { "log_uniform": [0.001, 0.3] }, "optimizer.momentum": { "uniform": [0, 0.9] },
                    "training.batch_size": { "choice": [16, 32] } },
-        "sampler": "random", "trials": \(trials), "seed": \(seed) }
+        "sampler": "random", "trials": \(trials), "seed": \(seed)\(seeds.map { ", \"seeds\": \($0)" } ?? "") }
     """)
 }
 
@@ -101,25 +101,29 @@ struct SearchCLITests {
     @Test("--shard I/N divides a search by trials (t − 1 mod N = I), each store drawing its own; merged, trial, search_state and statuses are kept")
     func shardsAndMerge() throws {
         let folder = temporaryFolder()
-        let spec = writeSearchSpec(folder, trials: 5, epochs: 1)
+        let spec = writeSearchSpec(folder, trials: 5, epochs: 1, seeds: [1, 2])
         let shards = (0..<2).map { folder + "/shard-\($0).sqlite" }
         for (i, store) in shards.enumerated() {
             let result = try runner("exec", spec, "--shard", "\(i)/2", "--store", store)
             #expect(result.status == 0, "\(result.stderr)")
         }
-        #expect(try table(shards[0], "SELECT trial FROM runs ORDER BY trial") == [[.integer(1)], [.integer(3)], [.integer(5)]])
-        #expect(try table(shards[1], "SELECT trial FROM runs ORDER BY trial") == [[.integer(2)], [.integer(4)]])
+        // Both seeds of a trial in one store, drawn once there.
+        #expect(try table(shards[0], "SELECT trial, COUNT(*), COUNT(DISTINCT search_state) FROM runs GROUP BY trial ORDER BY trial")
+                == [1, 3, 5].map { [.integer($0), .integer(2), .integer(1)] })
+        #expect(try table(shards[1], "SELECT trial, COUNT(*), COUNT(DISTINCT search_state) FROM runs GROUP BY trial ORDER BY trial")
+                == [2, 4].map { [.integer($0), .integer(2), .integer(1)] })
         // Shard 1's sampler saw only its own store: trial 4 saw trial 2 alone.
-        let state = try #require(try scalar(shards[1], "SELECT search_state FROM runs WHERE trial = 4").string)
+        let state = try #require(try scalar(shards[1], "SELECT search_state FROM runs WHERE trial = 4 LIMIT 1").string)
         #expect(state.contains("\"seen\":[2]"), "\(state)")
         let merged = folder + "/merged.sqlite"
         let merge = try runner("merge", merged, shards[0], shards[1])
         #expect(merge.status == 0, "\(merge.stderr)")
-        let columns = "SELECT trial, variant, search_state, status, spec_hash FROM runs"
+        let columns = "SELECT run_index, trial, variant, search_state, status, spec_hash FROM runs"
         let fromShards = try (table(shards[0], columns) + table(shards[1], columns)).sorted { ($0[0].double ?? 0) < ($1[0].double ?? 0) }
-        #expect(try table(merged, columns + " ORDER BY trial") == fromShards)
+        #expect(fromShards.count == 10)
+        #expect(try table(merged, columns + " ORDER BY run_index") == fromShards)
         #expect(try scalar(merged, "SELECT COUNT(*) FROM experiments") == .integer(1))
         let slurm = try runner("slurm", spec, "--tasks", "6", "--store-dir", folder + "/slurm")
-        #expect(slurm.status == 2 && slurm.stderr.contains("5"), "\(slurm.stderr)")
+        #expect(slurm.status == 2 && slurm.stderr.contains("more than the 5 trials"), "\(slurm.stderr)")
     }
 }

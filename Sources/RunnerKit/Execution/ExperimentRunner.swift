@@ -150,7 +150,9 @@ public final class ExperimentRunner {
         default: if current.status == .running { disposition = .skippedLive(claimant: current.claimedBy ?? "another process") }
         }
         let final = current.status == .running ? nil : try store.finalMetrics(run: current.id)
-        return RunOutcome(runID: current.id, index: run.index, label: run.variant.label, status: current.status,
+        // A trial drawn by another process: its label with the values, as the store has it.
+        let label = run.variant.trial == nil ? run.variant.label : current.variantLabel
+        return RunOutcome(runID: current.id, index: run.index, label: label, status: current.status,
                           epochsDone: current.epochsDone, finalTrainLoss: final?.trainLoss, finalTestAccuracy: final?.testAccuracy,
                           bestTestAccuracy: final?.bestTestAccuracy, imagesPerSecond: final?.imagesPerSecond,
                           seconds: previous?.seconds ?? 0, storeFraction: previous?.storeFraction ?? 0,

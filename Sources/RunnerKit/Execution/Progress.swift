@@ -52,6 +52,10 @@ public struct RunOutcome: Sendable {
     public var disposition: RunDisposition = .started
 
     /// Whether the run has ended for good (a run live in another process has not).
+    /// Whether the run ended as it should: completed, or stopped early by its search's pruner.
+    /// `runner exec` exits 0 only when every run of the sweep did.
+    public var endedNormally: Bool { status == .completed || status == .pruned }
+
     public var isSettled: Bool {
         switch disposition {
         case .skippedLive, .takenOver: status != .running
