@@ -84,6 +84,14 @@ struct SearchSpecTests {
         #expect(filters.param("model.layers[0].conv.filters") == "4")
     }
 
+    @Test("every problem of a search at once: a range the key refuses beside a malformed range and an unknown sampler")
+    func allAtOnce() throws {
+        let text = searchSpec(["sampler": "randon", "space": ["optimizer.learning_rate": ["log_uniform": [0, 1]], "optimizer.momentum": ["uniform": [0, 1.5]]]])
+        var issues: [String] = []
+        do { _ = try SpecLoader.plan(text: text, file: "spec.json") } catch { issues = error.issues.map(\.path) }
+        #expect(issues.sorted() == ["search.sampler", "search.space.optimizer.learning_rate.log_uniform", "search.space.optimizer.momentum"])
+    }
+
     @Test("bad search input: one issue each, at its path, saying what is wrong and how to fix it", arguments: [
         (#"{"matrix": {"seeds": [1, 2]}}"#, "matrix: a spec has \"matrix\" or \"search\", not both"),
         (#"{"space": {"optimizer.momentum": {"uniform": [0.5, 0.1]}}}"#, "search.space.optimizer.momentum.uniform: is an empty range: lo 0.5 must be below hi 0.1"),

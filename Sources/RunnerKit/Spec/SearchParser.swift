@@ -34,7 +34,6 @@ struct SearchParser {
         var validator = SpecValidator(registry: registry, defaultName: defaultName)
         let resolved = validator.resolveSection(section, SearchSection.declarations, path: "search")
         issues += validator.issues
-        guard issues.isEmpty else { return nil }
 
         let seeds = resolved.value["seeds"].map { $0.value.elements.compactMap { node -> UInt64? in
             if case .number(let n) = node.value { UInt64(n) } else { nil }
@@ -177,7 +176,7 @@ struct SearchParser {
             }
             if let domain = parseDomain(entry.node, path: path) { dimensions.append(SearchDimension(key: entry.key, domain: domain)) }
         }
-        guard issues.isEmpty else { return nil }
+        // The keys that parsed are checked on: every problem is reported at once.
         return SearchSpace(dimensions)
     }
 
