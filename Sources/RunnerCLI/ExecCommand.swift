@@ -141,10 +141,13 @@ struct Exec: ParsableCommand {
         }
         let file = plan.file.terminalSafe
         var actions: [String] = planned.map { _ in SweepText.describe(.start, nil) }
+        // A search's trials drawn already show their values, as the store has them.
+        var labels = planned.map(\.variant.label)
         if let (id, all) = preview.found, !fresh, case let runs = all.filter({ wanted.contains($0.runIndex) }),
            runs.map(\.runIndex) == planned.map(\.index) {
             print("would continue experiment \(id), which holds this spec:")
             actions = runs.map { SweepText.describe(SweepText.action($0, staleAfter: staleAfter), $0) }
+            if plan.search != nil { labels = runs.map(\.variantLabel) }
         } else if let (id, _) = preview.found {
             print("--fresh: would start experiment \(preview.newest + 1); experiment \(id) of the same spec stays as it was")
         } else if let old = preview.changedFrom {
@@ -152,8 +155,8 @@ struct Exec: ParsableCommand {
         } else {
             print("would start experiment \(preview.newest + 1)")
         }
-        for (run, action) in zip(planned, actions) {
-            print("  run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"): \(action)".terminalSafe)
+        for (run, (label, action)) in zip(planned, zip(labels, actions)) {
+            print("  run \(run.index)\(label.isEmpty ? "" : " (\(label))"): \(action)".terminalSafe)
         }
     }
 
