@@ -138,6 +138,8 @@ struct SearchRunnerTests {
                 == [[.text("test pruner: trial 2 at epoch 1")]])
         #expect(try rows(path, "SELECT c.epoch FROM checkpoints c JOIN runs r ON r.id = c.run_id WHERE r.run_index = 3") == [[.integer(1)]])
         #expect(try rows(path, "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.run_index = 3 AND m.name = 'test_accuracy'") == [[.integer(1)]])
+        let opening = try rows(path, "SELECT l.line FROM run_log l JOIN runs r ON r.id = l.run_id WHERE r.run_index = 3 ORDER BY l.rowid LIMIT 1")
+        #expect(opening.first?.first?.string?.hasPrefix("trial 2/2 (run 3, id 3): trial 2: optimizer.learning_rate=") == true, "\(opening)")
         #expect(try rows(path, "SELECT l.level, l.line FROM run_log l JOIN runs r ON r.id = l.run_id WHERE r.run_index = 3 AND l.line LIKE 'pruned%'")
                 == [[.text("info"), .text("pruned after 1 epochs: test pruner: trial 2 at epoch 1")]])
         // Trial 1 was asked after epochs 1 and 2 (never after its last); trial 2 after epoch 1, seeing trial 1 whole.

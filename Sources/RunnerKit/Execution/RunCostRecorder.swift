@@ -31,7 +31,8 @@ public final class RunCostRecorder: ProgressReporter {
         started = Start(runID: runID, wall: ProcessProbe.monotonicSeconds(), user: usage.user, system: usage.system,
                         load: ProcessProbe.loadAverage(), peakScope: ProcessProbe.resetPeakResidentMemory() ? "run" : "process")
         lines = [RunLogLine(time: Date().timeIntervalSince1970, level: .info,
-                            line: "run \(run.index)/\(total) (id \(runID))\(run.variant.label.isEmpty ? "" : ": \(run.variant.label)"), by \(host)")]
+                            line: (run.variant.trial.map { "trial \($0)/\(total) (run \(run.index), id \(runID))" } ?? "run \(run.index)/\(total) (id \(runID))")
+                                + "\(run.variant.label.isEmpty ? "" : ": \(run.variant.label)"), by \(host)")]
         inner.runStarted(run, of: total, runID: runID)
     }
 
