@@ -22,6 +22,15 @@ struct HistorySampler: Sampler {
     }
 }
 
+/// Gives trial 1 a learning rate that blows the network up, the others a sane one, and records
+/// the states of the trials it was shown.
+struct DivergingFirstSampler: Sampler {
+    func sample(_ request: SampleRequest, random: inout SplitMix64) -> SampledTrial {
+        SampledTrial(values: [.number(request.trial == 1 ? 1e30 : 0.01)],
+                     state: .obj([("states", .arr(request.history.map { .string($0.state.rawValue) }))]))
+    }
+}
+
 /// Prunes every trial after `trial` 1 at its first epoch, and keeps what it was asked.
 final class RecordingPruner: Pruner, @unchecked Sendable {
     let requests = Mutex<[PruneRequest]>([])
@@ -34,6 +43,7 @@ final class RecordingPruner: Pruner, @unchecked Sendable {
 func searchRegistry(pruner: RecordingPruner = RecordingPruner()) -> PluginRegistry {
     var registry = PluginRegistry.builtIn
     registry.register(Plugin(.sampler, "history", "test: depends on the history", factory: .sampler { _ in HistorySampler() }))
+    registry.register(Plugin(.sampler, "diverging-first", "test: trial 1 diverges", factory: .sampler { _ in DivergingFirstSampler() }))
     registry.register(Plugin(.pruner, "recording", "test: prunes trials after the first", factory: .pruner { _ in pruner }))
     return registry
 }
@@ -157,5 +167,21 @@ struct SearchRunnerTests {
         // Both seeds of a trial share its values, drawn once.
         let perTrial = try rows(path, "SELECT trial, COUNT(DISTINCT search_state), COUNT(DISTINCT json_remove(variant, '$.seed')) FROM runs GROUP BY trial ORDER BY trial")
         #expect(perTrial == [[.integer(1), .integer(1), .integer(1)], [.integer(2), .integer(1), .integer(1)]])
+    }
+
+    @Test("a trial that diverges is recorded diverged, the search goes on, the sampler sees it as failed, and it is a normal end of the search")
+    func divergedTrial() throws {
+        let text = searchSpec(["trials": 3, "sampler": "diverging-first", "space": ["optimizer.learning_rate": ["log_uniform": [0.001, 1e30]]]])
+        let plan = try SpecLoader.plan(text: text, file: "s.json", registry: searchRegistry())
+        let path = temporaryPath("diverged.sqlite")
+        let outcomes = try ExperimentRunner(store: try RunStore(path: path), reporter: RecordingReporter(), stop: StopSignal()).execute(plan)
+        #expect(outcomes.map(\.status) == [.diverged, .completed, .completed])
+        #expect(outcomes.allSatisfy { $0.endedNormally }, "a diverged trial does not fail the search")
+        #expect(try rows(path, "SELECT json_extract(search_state, '$.states') FROM runs ORDER BY run_index")
+                == [[.text("[]")], [.text("[\"failed\"]")], [.text("[\"failed\",\"completed\"]")]])
+        // A matrix run that diverges still fails the sweep.
+        var matrixRun = outcomes[0]
+        matrixRun.trial = nil
+        #expect(!matrixRun.endedNormally)
     }
 }

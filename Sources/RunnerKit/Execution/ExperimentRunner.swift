@@ -138,7 +138,9 @@ public final class ExperimentRunner {
             guard waiting, stop.requested == nil else { break }
             Thread.sleep(forTimeInterval: pollInterval)
         }
-        return runs.compactMap { outcomes[$0.index] }
+        return runs.compactMap { run in
+            outcomes[run.index].map { var outcome = $0; outcome.trial = run.variant.trial; return outcome }
+        }
     }
 
     /// The outcome of a run this process did not claim, from its state in the store.

@@ -51,11 +51,17 @@ public struct RunOutcome: Sendable {
     /// What this process did with the run.
     public var disposition: RunDisposition = .started
 
-    /// Whether the run has ended for good (a run live in another process has not).
-    /// Whether the run ended as it should: completed, or stopped early by its search's pruner.
-    /// `runner exec` exits 0 only when every run of the sweep did.
-    public var endedNormally: Bool { status == .completed || status == .pruned }
+    /// The search trial the run belongs to; nil for a matrix run.
+    public var trial: Int? = nil
 
+    /// Whether the run ended as it should: completed, or a search's trial stopped by its pruner or
+    /// diverged (a result of the search, the worst value for its sampler, not a failure of it).
+    /// `runner exec` exits 0 only when every run of the sweep did.
+    public var endedNormally: Bool {
+        status == .completed || status == .pruned || (trial != nil && status == .diverged)
+    }
+
+    /// Whether the run has ended for good (a run live in another process has not).
     public var isSettled: Bool {
         switch disposition {
         case .skippedLive, .takenOver: status != .running
