@@ -13,7 +13,7 @@ struct Exec: ParsableCommand {
         discussion: """
         SPEC is a path (Experiments/lenet.json), the same path in any letter case, or a bare name (lenet) looked up in Experiments/.
 
-        The spec is validated first: every problem is listed with its file, line, column and JSON path, and nothing is trained. A spec with a "matrix" expands into several runs, trained one after the other.
+        The spec is validated first: every problem is listed with its file, line, column and JSON path, and nothing is trained. A spec with a "matrix" expands into several runs, trained one after the other. A spec with a "search" has one run per trial (and seed); a trial's values are drawn when a process claims it, from what the store holds of the other trials, and its pruner may stop it after any epoch ("pruned", a normal end).
 
         Ctrl-C (or SIGTERM) ends the current run as "interrupted"; everything logged up to then stays in the store. A second Ctrl-C exits at once. A run whose loss becomes NaN is marked "diverged" and the next run starts.
 
@@ -27,7 +27,7 @@ struct Exec: ParsableCommand {
           runner exec lenet --shard 0/2 --store a.sqlite   # on one machine …
           runner exec lenet --shard 1/2 --store b.sqlite   # … and on another; then `runner merge all.sqlite a.sqlite b.sqlite`
 
-        --shard I/N trains only the runs at positions p (counted from 0 in matrix order) with p mod N = I, so N shards split the sweep between them with nothing left out or done twice. A shard's store holds the experiment and only that shard's runs; running the shard again on its store resumes it like a whole sweep. A shard's runs have the same UUIDs in every store, so `runner merge` puts the shards back together as one experiment. A shard with no runs (I ≥ the number of runs) says so and exits 0 without touching the store. `runner slurm` writes the Slurm job array that does all of this.
+        --shard I/N trains only the runs at positions p (counted from 0 in matrix order) with p mod N = I (of a search, the trials t with (t − 1) mod N = I, each store's sampler seeing only its own trials), so N shards split the sweep between them with nothing left out or done twice. A shard's store holds the experiment and only that shard's runs; running the shard again on its store resumes it like a whole sweep. A shard's runs have the same UUIDs in every store, so `runner merge` puts the shards back together as one experiment. A shard with no runs (I ≥ the number of runs) says so and exits 0 without touching the store. `runner slurm` writes the Slurm job array that does all of this.
         """)
 
     @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))
