@@ -139,11 +139,13 @@ public struct NewRun: Sendable {
     /// run on several machines: `RunStore.merge` then recognises it); nil for a fresh random one.
     /// A UUID the store already holds (another experiment took it) is replaced by a random one.
     public var uuid: String?
+    /// The search trial the run belongs to (1-based); nil for a matrix run.
+    public var trial: Int?
     public init(experimentID: Int64, runIndex: Int, variant: String, variantLabel: String, specJSON: String, specHash: String,
                 seed: UInt64, epochsPlanned: Int, provenance: RunProvenance, params: [(key: String, text: String, real: Double?)],
-                uuid: String? = nil) {
+                uuid: String? = nil, trial: Int? = nil) {
         self.experimentID = experimentID; self.runIndex = runIndex; self.variant = variant; self.variantLabel = variantLabel
         self.specJSON = specJSON; self.specHash = specHash; self.seed = seed; self.epochsPlanned = epochsPlanned
-        self.provenance = provenance; self.params = params; self.uuid = uuid
+        self.provenance = provenance; self.params = params; self.uuid = uuid; self.trial = trial
     }
 }

@@ -16,7 +16,7 @@ public struct RunCompleteness: Comparable, Sendable {
         completed = status == RunStatus.completed.rawValue
         self.epochsDone = epochsDone
         self.stepsDone = stepsDone
-        ended = [RunStatus.completed, .diverged, .failed].map(\.rawValue).contains(status)
+        ended = [RunStatus.completed, .diverged, .failed, .pruned].map(\.rawValue).contains(status)
     }
 
     public static func < (a: Self, b: Self) -> Bool {

@@ -74,6 +74,7 @@ struct NewRunRow: PersistableRecord {
         container["seed"] = Int64(bitPattern: run.seed)
         container["status"] = RunStatus.queued.rawValue
         container["epochs_planned"] = run.epochsPlanned
+        container["trial"] = run.trial
         container["host"] = p.host
         container["os"] = p.os
         container["convlab_version"] = p.convlabVersion

@@ -5,6 +5,7 @@ import Foundation
 import Reports
 import RunnerKit
 import RunStore
+import TextKit
 
 struct Exec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,7 @@ struct Exec: ParsableCommand {
         discussion: """
         SPEC is a path (Experiments/lenet.json), the same path in any letter case, or a bare name (lenet) looked up in Experiments/.
 
-        The spec is validated first: every problem is listed with its file, line, column and JSON path, and nothing is trained. A spec with a "matrix" expands into several runs, trained one after the other.
+        The spec is validated first: every problem is listed with its file, line, column and JSON path, and nothing is trained. A spec with a "matrix" expands into several runs, trained one after the other. A spec with a "search" has one run per trial (and seed); a trial's values are drawn when a process claims it, from what the store holds of the other trials, and its pruner may stop it after any epoch ("pruned", a normal end).
 
         Ctrl-C (or SIGTERM) ends the current run as "interrupted"; everything logged up to then stays in the store. A second Ctrl-C exits at once. A run whose loss becomes NaN is marked "diverged" and the next run starts.
 
@@ -26,7 +27,7 @@ struct Exec: ParsableCommand {
           runner exec lenet --shard 0/2 --store a.sqlite   # on one machine …
           runner exec lenet --shard 1/2 --store b.sqlite   # … and on another; then `runner merge all.sqlite a.sqlite b.sqlite`
 
-        --shard I/N trains only the runs at positions p (counted from 0 in matrix order) with p mod N = I, so N shards split the sweep between them with nothing left out or done twice. A shard's store holds the experiment and only that shard's runs; running the shard again on its store resumes it like a whole sweep. A shard's runs have the same UUIDs in every store, so `runner merge` puts the shards back together as one experiment. A shard with no runs (I ≥ the number of runs) says so and exits 0 without touching the store. `runner slurm` writes the Slurm job array that does all of this.
+        --shard I/N trains only the runs at positions p (counted from 0 in matrix order) with p mod N = I (of a search, the trials t with (t − 1) mod N = I, each store's sampler seeing only its own trials), so N shards split the sweep between them with nothing left out or done twice. A shard's store holds the experiment and only that shard's runs; running the shard again on its store resumes it like a whole sweep. A shard's runs have the same UUIDs in every store, so `runner merge` puts the shards back together as one experiment. A shard with no runs (I ≥ the number of runs) says so and exits 0 without touching the store. `runner slurm` writes the Slurm job array that does all of this.
         """)
 
     @Argument(help: ArgumentHelp("Experiment spec files or names.", valueName: "spec"))
@@ -124,7 +125,7 @@ struct Exec: ParsableCommand {
         print("store: \(store.path.terminalSafe) — see `runner report --store \(store.path.terminalSafe)`")
         if let signal = stop.requested { throw ExitCode(128 + signal) }
         // The sweep's result, whoever trained its runs: 0 only when every one is completed.
-        if outcomes.contains(where: { $0.status != .completed }) { throw ExitCode(1) }
+        if outcomes.contains(where: { !$0.endedNormally }) { throw ExitCode(1) }
     }
 
     /// What exec would do with each run, read from the store without changing it.
@@ -140,10 +141,13 @@ struct Exec: ParsableCommand {
         }
         let file = plan.file.terminalSafe
         var actions: [String] = planned.map { _ in SweepText.describe(.start, nil) }
+        // A search's trials drawn already show their values, as the store has them.
+        var labels = planned.map(\.variant.label)
         if let (id, all) = preview.found, !fresh, case let runs = all.filter({ wanted.contains($0.runIndex) }),
            runs.map(\.runIndex) == planned.map(\.index) {
             print("would continue experiment \(id), which holds this spec:")
             actions = runs.map { SweepText.describe(SweepText.action($0, staleAfter: staleAfter), $0) }
+            if plan.search != nil { labels = runs.map(\.variantLabel) }
         } else if let (id, _) = preview.found {
             print("--fresh: would start experiment \(preview.newest + 1); experiment \(id) of the same spec stays as it was")
         } else if let old = preview.changedFrom {
@@ -151,8 +155,8 @@ struct Exec: ParsableCommand {
         } else {
             print("would start experiment \(preview.newest + 1)")
         }
-        for (run, action) in zip(planned, actions) {
-            print("  run \(run.index)\(run.variant.label.isEmpty ? "" : " (\(run.variant.label))"): \(action)".terminalSafe)
+        for (run, (label, action)) in zip(planned, zip(labels, actions)) {
+            print("  run \(run.index)\(label.isEmpty ? "" : " (\(label))"): \(action)".terminalSafe)
         }
     }
 
@@ -164,7 +168,13 @@ struct Exec: ParsableCommand {
         if let shard {
             print("shard \(shard): runs \(runs.filter { mine.contains($0.index) }.map { String($0.index) }.joined(separator: ", ")); the others belong to other shards")
         }
-        for run in runs where runs.count > 1 && mine.contains(run.index) {
+        if let search = plan.search {
+            print("search: \(search.summary.terminalSafe); each trial's values are drawn when a process claims it")
+            for dimension in search.space.dimensions {
+                print("  \(dimension.key.terminalSafe): \(SearchPlan.text(of: dimension.domain).terminalSafe)")
+            }
+        }
+        for run in runs where runs.count > 1 && mine.contains(run.index) && plan.search == nil {
             print("  run \(run.index): \(run.variant.label.terminalSafe)")
         }
         guard let first = runs.first else { return }

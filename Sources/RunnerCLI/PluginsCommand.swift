@@ -38,9 +38,12 @@ struct Plugins: ParsableCommand {
         if kind == nil {
             for (section, declarations) in [("spec", SpecSections.topLevel), ("model", SpecSections.model),
                                             ("training", SpecSections.training), ("evaluation", SpecSections.evaluation),
-                                            ("checkpoint", SpecSections.checkpoint)] {
+                                            ("checkpoint", SpecSections.checkpoint), ("search", SearchSection.declarations),
+                                            ("search.objective", SearchSection.objective)] {
                 for parameter in declarations {
-                    rows.append(["section", section, parameter.name, parameter.type.summary, parameter.defaultDescription, parameter.summary])
+                    let type = section == "search" && parameter.name == "space"
+                        ? "{ \"dotted.key\": {\(SearchSection.domains.joined(separator: " | ")): ...} }" : parameter.type.summary
+                    rows.append(["section", section, parameter.name, type, parameter.defaultDescription, parameter.summary])
                 }
             }
         }

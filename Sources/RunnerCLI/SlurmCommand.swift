@@ -71,6 +71,10 @@ struct Slurm: ParsableCommand {
         func absolute(_ path: String) -> String {
             URL(fileURLWithPath: path.hasPrefix("/") ? path : (cwd as NSString).appendingPathComponent(path)).standardizedFileURL.path
         }
+        // A search is divided by trials: a task with no trial would have nothing to do.
+        if let search = plan.search, tasks > search.trials {
+            throw ValidationError("--tasks \(tasks) is more than the \(search.trials) trials of \(plan.file): each task takes the trials t with (t − 1) mod \(tasks) = its id, so tasks \(search.trials) to \(tasks - 1) would have nothing to do; use --tasks \(search.trials) or fewer")
+        }
         let script: SlurmScript
         do {
             script = try SlurmScript(name: plan.name, runner: Self.executablePath(), spec: absolute(plan.file),

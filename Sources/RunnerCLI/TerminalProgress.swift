@@ -22,12 +22,17 @@ final class TerminalProgress: ProgressReporter {
     func runStarted(_ run: RunPlan, of total: Int, runID: Int64) {
         guard !quiet else { return }
         clearLine()
-        write("run \(run.index)/\(total) (id \(runID))\(run.variant.label.isEmpty ? "" : ": \(run.variant.label.terminalSafe)")\n")
+        if let trial = run.variant.trial {
+            let values = run.variant.label.drop { $0 != ":" }.dropFirst(2)
+            write("trial \(trial)/\(total) (run \(run.index), id \(runID))\(values.isEmpty ? "" : ": \(String(values).terminalSafe)")\n")
+        } else {
+            write("run \(run.index)/\(total) (id \(runID))\(run.variant.label.isEmpty ? "" : ": \(run.variant.label.terminalSafe)")\n")
+        }
     }
 
     func step(_ u: ProgressUpdate) {
         guard !quiet else { return }
-        let text = String(format: "run %d/%d  epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %@",
+        let text = String(format: "\(u.trial == nil ? "run" : "trial") %d/%d  epoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %@",
                           u.runIndex, u.runCount, u.epoch, u.epochs, u.stepInEpoch, u.stepsPerEpoch, u.recentLoss,
                           u.imagesPerSecond, Numbers.duration(u.remaining))
         if live {

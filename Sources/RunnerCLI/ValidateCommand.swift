@@ -15,7 +15,11 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         for plan in try loadPlans(specs, registry: plugins.registry()) {
-            print("\(plan.file.terminalSafe): valid, \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
+            if let search = plan.search {
+                print("\(plan.file.terminalSafe): valid, a search of \(search.summary.terminalSafe)")
+            } else {
+                print("\(plan.file.terminalSafe): valid, \(plan.runs.count) run\(plan.runs.count == 1 ? "" : "s")")
+            }
         }
     }
 }

@@ -191,7 +191,7 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         return files
     }
 
-    static let all: [HostileCase] = specSyntax + specEncoding + specValues + specMatrix + dataFiles + commandLines + reportFilters + sqlCases
+    static let all: [HostileCase] = specSyntax + specEncoding + specValues + specMatrix + specSearch + dataFiles + commandLines + reportFilters + sqlCases
 }
 
 // MARK: - Specs: syntax
@@ -293,6 +293,27 @@ extension HostileCase {
                  with: ["optimizer.learning_rate", "training.batch_size", "seeds"].map { key in
                      "\"\(key)\": [" + (1...1000).map { key == "optimizer.learning_rate" ? "0.\($0)" : "\($0)" }.joined(separator: ", ") + "]"
                  }.joined(separator: ", "), command: "exec", "spec.json:10:", "1000000000 runs"),
+    ]
+}
+
+// MARK: - Specs: the search
+
+extension HostileCase {
+    static func search(_ body: String) -> String { #""search": { "sampler": "random", "#  + body + " }" }
+    static let matrixLine = #""matrix": { "model.pooling": ["max", "avg"] }"#
+
+    static let specSearch: [HostileCase] = [
+        .variant("a matrix and a search together", replacing: matrixLine,
+                 with: matrixLine + ", " + search(#""trials": 3, "space": { "optimizer.momentum": { "uniform": [0, 0.9] } }"#),
+                 command: "exec", "spec.json:10:", "not both"),
+        .variant("an empty search range", replacing: matrixLine,
+                 with: search(#""trials": 3, "space": { "optimizer.momentum": { "uniform": [0.5, 0.1] } }"#), "spec.json:10:", "empty range"),
+        .variant("a log-uniform range from 0", replacing: matrixLine,
+                 with: search(#""trials": 3, "space": { "optimizer.learning_rate": { "log_uniform": [0, 1] } }"#), command: "exec",
+                 "spec.json:10:", "lo > 0"),
+        .variant("a search of 0 trials", replacing: matrixLine,
+                 with: search(#""trials": 0, "space": { "optimizer.momentum": { "uniform": [0, 0.9] } }"#), command: "exec",
+                 "spec.json:10:", "search.trials"),
     ]
 }
 

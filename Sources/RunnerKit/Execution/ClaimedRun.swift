@@ -12,6 +12,8 @@ struct ClaimedRun {
     let provenance: RunProvenance
     let runner: ExperimentRunner
     let datasets: DatasetCache
+    /// The search's pruner for a trial run; nil for a matrix run.
+    var pruning: TrialPruning? = nil
 
     func train() throws(StoreError) -> RunOutcome {
         let clock = RunClock()
@@ -28,6 +30,7 @@ struct ClaimedRun {
                                     progress: ProgressTicker(reporter: runner.reporter, run: run, runCount: runCount,
                                                              stepsPerEpoch: prepared.sampler.batchesPerEpoch,
                                                              interval: runner.progressInterval, clock: clock))
+            loop.pruning = pruning
             ending = loop.train()
             (position, summary) = (loop.position, loop.summary)
         } catch {
@@ -58,6 +61,9 @@ struct ClaimedRun {
             (status, error, failureKind) = (.failed, message, .crash)
         case .stopped(.interrupted(let message)):
             (status, error, failureKind) = (.interrupted, message, nil)
+        case .stopped(.pruned(let reason)):
+            writer.event(.pruned, reason)
+            (status, error, failureKind) = (.pruned, nil, nil)
         case .stopped(.takenOver):
             return try takenOver(at: position, writer: writer, clock: clock)
         case .stopped(.store(let error)):
@@ -67,10 +73,12 @@ struct ClaimedRun {
             return try takenOver(at: position, writer: writer, clock: clock)
         }
         let total = clock.elapsed
+        var said = written.error
+        if case .stopped(.pruned(let reason)) = ending { said = reason }
         return RunOutcome(runID: claimed.id, index: run.index, label: run.variant.label, status: written.status, epochsDone: position.epochsDone,
                           finalTrainLoss: summary.trainLoss, finalTestAccuracy: summary.testAccuracy, bestTestAccuracy: summary.bestTestAccuracy,
                           imagesPerSecond: summary.imagesPerSecond, seconds: total,
-                          storeFraction: total > 0 ? writer.storeSeconds / total : 0, error: written.error)
+                          storeFraction: total > 0 ? writer.storeSeconds / total : 0, error: said)
     }
 
     /// Another process claimed the run: stop without writing anything more to it.

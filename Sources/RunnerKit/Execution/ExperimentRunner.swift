@@ -56,7 +56,7 @@ public final class ExperimentRunner {
             NewRun(experimentID: 0, runIndex: run.index, variant: JSONWriter.write(run.variant.json, pretty: false),
                    variantLabel: run.variant.label, specJSON: run.resolvedJSON, specHash: run.specHash, seed: run.seed,
                    epochsPlanned: run.training.epochs, provenance: provenance, params: run.params,
-                   uuid: shard == nil ? nil : SweepShard.runUUID(sweepHash: sweepHash, runIndex: run.index))
+                   uuid: shard == nil ? nil : SweepShard.runUUID(sweepHash: sweepHash, runIndex: run.index), trial: run.variant.trial)
         }
         let sweep = try store.openSweep(name: plan.name, specPath: plan.file, specJSON: plan.text, specHash: sweepHash,
                                         runs: newRuns, fresh: fresh)
@@ -85,6 +85,25 @@ public final class ExperimentRunner {
                 }
                 switch try store.claim(run: stored.id, staleAfter: staleAfter, claimant: claimant) {
                 case .claimed(let before):
+                    var run = run
+                    var pruning: TrialPruning?
+                    if let search = plan.search {
+                        switch TrialDraw(search: search, store: store, claimant: claimant).run(for: run, claimed: before) {
+                        case .success(let drawn):
+                            run = drawn
+                            pruning = TrialPruning(search: search, store: store, experimentID: sweep.experimentID, trial: search.trial(ofRun: run.index))
+                        case .failure(.store(let error)):
+                            throw error
+                        case .failure(.notHeld):
+                            outcomes[run.index] = try skipped(run, try store.storedRun(stored.id) ?? before, previous: outcomes[run.index])
+                            continue
+                        case .failure(.unusable(let message)):
+                            _ = try store.finish(run: before.id, status: .failed, error: message, failureKind: .spec, claimant: claimant)
+                            reporter.sweepMessage("\(SweepText.name(run)): \(message)")
+                            outcomes[run.index] = try skipped(run, try store.storedRun(stored.id) ?? before, previous: nil)
+                            continue
+                        }
+                    }
                     // Checked before anything of the run changes: a refusal gives the claim back,
                     // leaving the run as it was, and ends the sweep (the person decides).
                     let resume: ResumePoint?
@@ -94,9 +113,10 @@ public final class ExperimentRunner {
                     }
                     let resumedFrom = before.startedAt == nil ? nil : before.status
                     if resumedFrom != nil { reporter.sweepMessage(SweepText.resuming(run, before, staleAfter: staleAfter)) }
-                    reporter.runStarted(run, of: plan.runs.count, runID: stored.id)
-                    var outcome = try ClaimedRun(run: run, claimed: before, resume: resume, runCount: plan.runs.count, provenance: provenance,
-                                                 runner: self, datasets: datasets).train()
+                    let runCount = plan.search?.trials ?? plan.runs.count
+                    reporter.runStarted(run, of: runCount, runID: stored.id)
+                    var outcome = try ClaimedRun(run: run, claimed: before, resume: resume, runCount: runCount, provenance: provenance,
+                                                 runner: self, datasets: datasets, pruning: pruning).train()
                     if let resumedFrom, outcome.disposition == .started { outcome.disposition = .resumed(from: resumedFrom) }
                     reporter.runFinished(outcome)
                     outcomes[run.index] = outcome
@@ -118,7 +138,9 @@ public final class ExperimentRunner {
             guard waiting, stop.requested == nil else { break }
             Thread.sleep(forTimeInterval: pollInterval)
         }
-        return runs.compactMap { outcomes[$0.index] }
+        return runs.compactMap { run in
+            outcomes[run.index].map { var outcome = $0; outcome.trial = run.variant.trial; return outcome }
+        }
     }
 
     /// The outcome of a run this process did not claim, from its state in the store.
@@ -130,7 +152,9 @@ public final class ExperimentRunner {
         default: if current.status == .running { disposition = .skippedLive(claimant: current.claimedBy ?? "another process") }
         }
         let final = current.status == .running ? nil : try store.finalMetrics(run: current.id)
-        return RunOutcome(runID: current.id, index: run.index, label: run.variant.label, status: current.status,
+        // A trial drawn by another process: its label with the values, as the store has it.
+        let label = run.variant.trial == nil ? run.variant.label : current.variantLabel
+        return RunOutcome(runID: current.id, index: run.index, label: label, status: current.status,
                           epochsDone: current.epochsDone, finalTrainLoss: final?.trainLoss, finalTestAccuracy: final?.testAccuracy,
                           bestTestAccuracy: final?.bestTestAccuracy, imagesPerSecond: final?.imagesPerSecond,
                           seconds: previous?.seconds ?? 0, storeFraction: previous?.storeFraction ?? 0,

@@ -29,6 +29,8 @@ public struct ProgressUpdate: Sendable {
     public var elapsed: Double
     /// Seconds left in this run at the current speed.
     public var remaining: Double
+    /// A search's trial: `runIndex` is then the trial's number and `runCount` the search's trials.
+    public var trial: Int? = nil
 }
 
 /// How a run ended.
@@ -48,6 +50,16 @@ public struct RunOutcome: Sendable {
     public var error: String?
     /// What this process did with the run.
     public var disposition: RunDisposition = .started
+
+    /// The search trial the run belongs to; nil for a matrix run.
+    public var trial: Int? = nil
+
+    /// Whether the run ended as it should: completed, or a search's trial stopped by its pruner or
+    /// diverged (a result of the search, the worst value for its sampler, not a failure of it).
+    /// `runner exec` exits 0 only when every run of the sweep did.
+    public var endedNormally: Bool {
+        status == .completed || status == .pruned || (trial != nil && status == .diverged)
+    }
 
     /// Whether the run has ended for good (a run live in another process has not).
     public var isSettled: Bool {

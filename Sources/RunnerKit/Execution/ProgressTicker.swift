@@ -38,10 +38,10 @@ struct ProgressTicker {
         lastReport = clock.now
         let speed = Double(trainedImages + epochImages) / max(trainingSeconds + epochSeconds, 1e-9)
         reporter.step(ProgressUpdate(
-            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.training.epochs, stepInEpoch: stepInEpoch,
+            runIndex: run.variant.trial ?? run.index, runCount: runCount, epoch: epoch, epochs: run.training.epochs, stepInEpoch: stepInEpoch,
             stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
             recentLoss: recentLoss / Double(max(recentImages, 1)), imagesPerSecond: speed, elapsed: elapsed,
-            remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9)))
+            remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9), trial: run.variant.trial))
         (recentLoss, recentImages) = (0, 0)
     }
 
@@ -53,9 +53,9 @@ struct ProgressTicker {
     func epochFinished(epoch: Int, step: Int, loss: Double, metrics: [(name: MetricName, value: Double)]) {
         let speed = metrics.first { $0.name == .imagesPerSecond }?.value ?? 1
         reporter.epochFinished(ProgressUpdate(
-            runIndex: run.index, runCount: runCount, epoch: epoch, epochs: run.training.epochs, stepInEpoch: stepsPerEpoch,
+            runIndex: run.variant.trial ?? run.index, runCount: runCount, epoch: epoch, epochs: run.training.epochs, stepInEpoch: stepsPerEpoch,
             stepsPerEpoch: stepsPerEpoch, step: step, totalSteps: totalSteps,
             recentLoss: loss, imagesPerSecond: speed, elapsed: elapsed,
-            remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9)), metrics: metrics.map { ($0.name.rawValue, $0.value) })
+            remaining: Double((totalSteps - step) * run.training.batchSize) / max(speed, 1e-9), trial: run.variant.trial), metrics: metrics.map { ($0.name.rawValue, $0.value) })
     }
 }

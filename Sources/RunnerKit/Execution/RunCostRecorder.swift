@@ -31,7 +31,8 @@ public final class RunCostRecorder: ProgressReporter {
         started = Start(runID: runID, wall: ProcessProbe.monotonicSeconds(), user: usage.user, system: usage.system,
                         load: ProcessProbe.loadAverage(), peakScope: ProcessProbe.resetPeakResidentMemory() ? "run" : "process")
         lines = [RunLogLine(time: Date().timeIntervalSince1970, level: .info,
-                            line: "run \(run.index)/\(total) (id \(runID))\(run.variant.label.isEmpty ? "" : ": \(run.variant.label)"), by \(host)")]
+                            line: (run.variant.trial.map { "trial \($0)/\(total) (run \(run.index), id \(runID))" } ?? "run \(run.index)/\(total) (id \(runID))")
+                                + "\(run.variant.label.isEmpty ? "" : ": \(run.variant.label)"), by \(host)")]
         inner.runStarted(run, of: total, runID: runID)
     }
 
@@ -44,7 +45,7 @@ public final class RunCostRecorder: ProgressReporter {
     public func runFinished(_ outcome: RunOutcome) {
         inner.runFinished(outcome)
         guard let start = started, start.runID == outcome.runID else { return }
-        log(outcome.status == .completed ? .info : .error,
+        log(outcome.status == .completed || outcome.status == .pruned ? .info : .error,
             "\(outcome.status.rawValue) after \(outcome.epochsDone) epochs" + (outcome.error.map { ": \($0)" } ?? ""))
         started = nil
         // A run another process took over is that process's to record.

@@ -15,6 +15,8 @@ enum RunStop: Error {
     case crashed(String)
     /// Ctrl-C or SIGTERM.
     case interrupted(String)
+    /// The search's pruner stopped the trial after an epoch (the reason it gave): a normal end.
+    case pruned(String)
     /// Another process claimed the run (this one was silent past the stale limit).
     case takenOver
     /// The store failed: the sweep ends.
@@ -26,6 +28,7 @@ enum RunStop: Error {
         switch self {
         case .diverged: .diverged
         case .interrupted: .interrupted
+        case .pruned: .pruned
         case .failed, .unusable, .crashed: .failed
         case .takenOver, .store: nil
         }

@@ -19,6 +19,8 @@ struct TrainingLoop {
     let clock: RunClock
     let stop: StopSignal
     var progress: ProgressTicker
+    /// A search trial's pruner, asked after each epoch; nil for a matrix run.
+    var pruning: TrialPruning?
     private(set) var position: RunPosition
     private var measured: RunSummary
 
@@ -149,10 +151,16 @@ struct TrainingLoop {
         try hooks.call(step: position.step, epoch: Double(epoch), wallTime: elapsed) { try $0.epochEnded(summary, recorder: hooks.recorder) }
         position.epochsDone = epoch
         try writer.commit(at: position)
+        // Asked once the epoch is in the store, where the pruner's history comes from.
+        let pruneReason = try pruning?.reasonToStop(afterEpoch: epoch, of: run.training.epochs)
         // After the epoch's records are committed: a run killed before its checkpoint is
-        // recorded resumes from the one before and trains this epoch again.
-        if run.checkpoint.writes(afterEpoch: epoch, of: run.training.epochs) { try writeCheckpoint(epoch) }
+        // recorded resumes from the one before and trains this epoch again. A pruned trial
+        // keeps the checkpoint of its last epoch.
+        if run.checkpoint.writes(afterEpoch: epoch, of: run.training.epochs) || (pruneReason != nil && run.checkpoint.everyEpochs > 0) {
+            try writeCheckpoint(epoch)
+        }
         progress.epochFinished(epoch: epoch, step: position.step, loss: totals.sum / Double(images), metrics: metrics)
+        if let pruneReason { throw .pruned(pruneReason) }
     }
 
     private func evaluate(_ data: LabeledImages, _ split: MetricName.EvaluationSplit) -> [(name: MetricName, value: Double)] {

@@ -7,6 +7,16 @@ public struct ExperimentPlan: Sendable {
     public var file: String
     public var text: String
     public var runs: [RunPlan]
+    /// The spec's search, whose runs are its trials × seeds (placeholders until each trial is drawn); nil for a matrix.
+    public var search: SearchPlan?
+
+    public init(name: String, file: String, text: String, runs: [RunPlan], search: SearchPlan? = nil) {
+        self.name = name
+        self.file = file
+        self.text = text
+        self.runs = runs
+        self.search = search
+    }
 }
 
 extension ExperimentPlan {

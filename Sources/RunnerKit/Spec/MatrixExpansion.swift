@@ -6,20 +6,36 @@ public struct MatrixVariant: Sendable {
     public var assignments: [(key: String, value: JSONValue)]
     public var seed: UInt64?
     public var document: JSONNode
+    /// The search trial this run belongs to (1-based); nil for a matrix run.
+    public var trial: Int?
+
+    public init(assignments: [(key: String, value: JSONValue)], seed: UInt64?, document: JSONNode, trial: Int? = nil) {
+        self.assignments = assignments
+        self.seed = seed
+        self.document = document
+        self.trial = trial
+    }
 
     /// "model.pooling=max, model.activation=leaky_relu(slope=0.1), seed=2" ("" without a matrix).
+    /// A trial: "trial 3: optimizer.learning_rate=0.0123, training.batch_size=64" ("trial 3" until drawn).
     public var label: String {
-        (assignments.map { "\($0.key)=\(Self.describe($0.value))" } + (seed.map { ["seed=\($0)"] } ?? [])).joined(separator: ", ")
+        let parts = (assignments.map { "\($0.key)=\(Self.describe($0.value, short: trial != nil))" } + (seed.map { ["seed=\($0)"] } ?? []))
+            .joined(separator: ", ")
+        guard let trial else { return parts }
+        if assignments.isEmpty { return (["trial \(trial)"] + (seed.map { ["seed=\($0)"] } ?? [])).joined(separator: ", ") }
+        return "trial \(trial): \(parts)"
     }
 
     /// A value as a label shows it: strings bare, a plugin with parameters as name(key=value, ...).
-    static func describe(_ value: JSONValue) -> String {
+    static func describe(_ value: JSONValue, short: Bool = false) -> String {
         switch value {
         case .string(let s):
             return s
+        case .number(let n) where short && n != n.rounded():
+            return String(format: "%.3g", n)
         case .object(let members):
             guard case .string(let name)? = members.first(where: { $0.key == "plugin" })?.node.value else { break }
-            let parameters = members.filter { $0.key != "plugin" }.map { "\($0.key)=\(describe($0.node.value))" }
+            let parameters = members.filter { $0.key != "plugin" }.map { "\($0.key)=\(describe($0.node.value, short: short))" }
             return parameters.isEmpty ? name : "\(name)(\(parameters.joined(separator: ", ")))"
         default:
             break
@@ -48,6 +64,7 @@ enum MatrixExpansion {
     static let unsettable: [String: String] = [
         "name": "the runs of a spec share its name",
         "matrix": "a matrix cannot expand itself",
+        "search": "a spec has a matrix or a search, not both",
         "checkpoint": "how often a run saves its state does not change what it computes; set it once, outside the matrix",
         "plugins": "plugin libraries are loaded once, for every run of the spec; list them all outside the matrix",
     ]

@@ -10,6 +10,8 @@ struct RunPlanBuilder {
     let defaultName: String
     var descriptions: [String: Result<DatasetPlugin.Description, DatasetError>]
     var issues: [SpecIssue] = []
+    /// The resolved `search` section a trial's run records in its spec (nil for a matrix run).
+    var search: JSONValue?
 
     init(registry: PluginRegistry, defaultName: String, descriptions: [String: Result<DatasetPlugin.Description, DatasetError>]) {
         self.registry = registry
@@ -123,12 +125,19 @@ struct RunPlanBuilder {
         var canonical = resolvedNode.value
         canonical.removeMember("matrix")
         canonical.removeMember("$schema")
+        canonical.removeMember("search")
+        // The params are the run's own keys; the search that drew them is recorded in the spec only.
+        let params = flatten(canonical)
+        if let search, search != .null, case .object(var members) = canonical {
+            members.append((key: "search", node: JSONNode(search)))
+            canonical = .object(members)
+        }
         // Every section decoded once, from the resolved spec: the defaults are the declarations'
         // (SpecSections, the plugins' parameters), filled in by validation.
         func section(_ name: String) -> ResolvedParameters { ResolvedParameters(spec[name]?.members ?? []) }
         return RunPlan(
             index: index, variant: variant, seed: seed, resolvedJSON: JSONWriter.write(canonical),
-            specHash: RunPlan.specHash(of: canonical), params: flatten(canonical),
+            specHash: RunPlan.specHash(of: canonical), params: params,
             datasetPlugin: dataset, datasetName: datasetPlugin.name, datasetParameters: datasetParameters,
             inputShape: inputShape, classes: description.classes, layers: layers, initializer: initializer,
             loss: loss, optimizer: optimizer,

@@ -28,7 +28,7 @@ public enum SchemaGenerator {
                              extra: [(String, JSONValue)] = []) -> JSONValue {
         var properties: [(String, JSONValue)] = extra
         for declaration in declarations {
-            var schema = typeSchema(declaration.type, registry: registry)
+            var schema = declaration == SearchSection.declarations[0] ? searchSpaceSchema() : typeSchema(declaration.type, registry: registry)
             var additions: [(String, JSONValue)] = [("description", .string(declaration.summary))]
             if case .value(let value) = declaration.defaultValue { additions.append(("default", value)) }
             if case .object(let members) = schema {
@@ -109,6 +109,17 @@ public enum SchemaGenerator {
                 ("additionalProperties", .obj([("type", .string("array")), ("minItems", .int(1))])),
             ])
         }
+    }
+
+    /// `search.space`: dotted keys to one domain each.
+    static func searchSpaceSchema() -> JSONValue {
+        let pair = JSONValue.obj([("type", .string("array")), ("items", .obj([("type", .string("number"))])), ("minItems", .int(2)), ("maxItems", .int(2))])
+        let domains: [JSONValue] = SearchSection.domains.map { name in
+            let values = name == "choice" ? JSONValue.obj([("type", .string("array")), ("minItems", .int(1))]) : pair
+            return .obj([("type", .string("object")), ("properties", .obj([(name, values)])), ("required", .arr([.string(name)])),
+                         ("additionalProperties", .bool(false))])
+        }
+        return .obj([("type", .string("object")), ("minProperties", .int(1)), ("additionalProperties", .obj([("oneOf", .arr(domains))]))])
     }
 
     /// A plugin of a kind: its name alone, or an object naming it with its parameters.

@@ -21,6 +21,7 @@ public enum SpecLoader {
             throw SpecError(file: file, issues: [SpecIssue(path: "", line: error.line, column: error.column, message: "JSON syntax error: \(error.message)")])
         }
         let registry = try withSpecPlugins(root, file: file, registry: registry, loads: loadsPlugins)
+        if root.value["search"] != nil { return try searchPlan(root, text: text, file: file, registry: registry) }
         let variants: [MatrixVariant]
         switch MatrixExpansion.expand(root) {
         case .success(let v): variants = v
@@ -43,6 +44,18 @@ public enum SpecLoader {
 }
 
 extension SpecLoader {
+    /// A spec with a `search`: its trials × seeds runs, each a placeholder until its trial is drawn.
+    static func searchPlan(_ root: JSONNode, text: String, file: String, registry: PluginRegistry) throws(SpecError) -> ExperimentPlan {
+        let defaultName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        var parser = SearchParser(registry: registry, defaultName: defaultName, file: file)
+        guard let search = parser.parse(root), parser.issues.isEmpty else { throw SpecError(file: file, issues: parser.issues) }
+        var runs: [RunPlan] = []
+        for trial in 1...search.trials {
+            for position in 0..<search.seedsPerTrial { runs.append(try search.run(trial: trial, seedPosition: position, values: nil)) }
+        }
+        return ExperimentPlan(name: runs.first?.param("name") ?? defaultName, file: file, text: text, runs: runs, search: search)
+    }
+
     /// The registry with the libraries of the spec's `plugins` list, each path relative to the
     /// spec file. A list that is not a list of strings is left to validation to report.
     static func withSpecPlugins(_ root: JSONNode, file: String, registry: PluginRegistry, loads: Bool) throws(SpecError) -> PluginRegistry {

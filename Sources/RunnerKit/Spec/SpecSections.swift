@@ -48,5 +48,7 @@ public enum SpecSections {
         .init("checkpoint", .section(checkpoint), default: .value(.object([])), "how often the training state is saved, so a stopped run resumes"),
         .init("probes", .probes, default: .value(.object([])), "what to record while training (default: every probe with its defaults)"),
         .init("matrix", .matrix, default: .optional, "runs to expand: { \"model.pooling\": [\"max\", \"avg\"], \"seeds\": [1, 2] }"),
+        .init("search", .section(SearchSection.declarations), default: .optional,
+              "trials to sample instead of a matrix: { \"space\": {...}, \"sampler\": \"tpe\", \"pruner\": \"none\", \"trials\": 20 }"),
     ]
 }

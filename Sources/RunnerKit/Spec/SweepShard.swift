@@ -45,9 +45,12 @@ public struct SweepShard: Sendable, Equatable, CustomStringConvertible {
     /// Whether the run at 0-based `position` of the plan belongs to this shard.
     public func contains(position: Int) -> Bool { position % count == index }
 
-    /// This shard's runs of the plan, in plan order.
+    /// This shard's runs of the plan, in plan order. A search is divided by trials (trial t, from
+    /// 1, belongs to the shard with (t − 1) mod N = I), so all the seeds of a trial train in one
+    /// store, whose sampler draws them once.
     public func runs(of plan: ExperimentPlan) -> [RunPlan] {
-        plan.runs.enumerated().filter { contains(position: $0.offset) }.map(\.element)
+        if let search = plan.search { return plan.runs.filter { contains(position: search.trial(ofRun: $0.index) - 1) } }
+        return plan.runs.enumerated().filter { contains(position: $0.offset) }.map(\.element)
     }
 
     /// The UUID a shard gives the run of `runIndex` in the sweep of `sweepHash`: the same in every
