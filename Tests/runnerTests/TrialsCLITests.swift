@@ -34,4 +34,14 @@ struct TrialsCLITests {
         let matrix = try runner("report", "--store", folder + "/search.sqlite", "--trials", "--experiment", "999")
         #expect(matrix.status == 2 && matrix.stderr.contains("no experiment \"999\""), "\(matrix.stderr)")
     }
+
+    @Test("a search key the spec does not have is one line, whichever of the range's probes meets it first")
+    func unknownKeyOnce() throws {
+        let folder = temporaryFolder()
+        let spec = writeSpec(folder, extra: #", "search": { "space": { "optimizer.nope": { "uniform": [0, 1] } }, "sampler": "random", "trials": 2 }"#)
+        let result = try runner("validate", spec)
+        #expect(result.status == 2)
+        let lines = result.stderr.split(whereSeparator: \.isNewline).filter { $0.contains("search.space.optimizer.nope") }
+        #expect(lines.count == 1 && lines.first?.contains("unknown key \"nope\"") == true, "\(result.stderr)")
+    }
 }

@@ -252,15 +252,17 @@ struct SearchParser {
                 probes = options.map { ($0, "lists") }
             }
             let domainText = JSONWriter.write(Self.json(dimension.domain), pretty: false)
+            // A problem that every probe meets (an unknown key, say) is said once, at its first probe.
+            var said: Set<String> = []
             for (value, verb) in probes {
                 switch MatrixExpansion.set(base, segments[...], JSONNode(value, line: node.line, column: node.column)) {
                 case .failure(let problem):
-                    report(path, node, problem.message)
+                    if said.insert(problem.message).inserted { report(path, node, problem.message) }
                 case .success(let document):
                     do {
                         _ = try builder.build(MatrixVariant(assignments: [], seed: nil, document: document), index: 1, search: .null)
                     } catch {
-                        for issue in error.issues {
+                        for issue in error.issues where said.insert(issue.description).inserted {
                             report(path, node, "\(domainText) \(verb) \(JSONWriter.write(value, pretty: false)), but \(issue.description)")
                         }
                     }
